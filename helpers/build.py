@@ -1,0 +1,64 @@
+"""The main job: execute every notebook headless and render each to HTML.
+
+``python -m helpers.build [--model NAME] [--out build]`` writes ``build/notebooks/*.ipynb``
+(executed) and ``build/html/*.html``, then prints where they are. The model defaults to
+``$CNNVIS_MODEL`` or the embedded offline model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
+    """Run one notebook in its own folder; save the executed copy and its HTML rendering."""
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    executed = out_dir / "notebooks" / path.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, executed)
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    page = out_dir / "html" / path.with_suffix(".html").name
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Execute every notebook and render HTML.")
+    parser.add_argument("--model", help="shapes (default), mobilenet or vgg16")
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to run (default: all in notebooks/)")
+    args = parser.parse_args(argv)
+    if args.model:
+        os.environ["CNNVIS_MODEL"] = args.model
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    for path in paths:
+        start = time.perf_counter()
+        try:
+            page = execute(path, args.out.resolve())
+        except CellExecutionError as err:
+            print(f"FAILED {path.name}:\n{err}", file=sys.stderr)
+            return 1
+        print(f"{path.name}: {time.perf_counter() - start:.0f} s -> {page}")
+    print(f"\nExecuted notebooks: {args.out.resolve() / 'notebooks'}")
+    print(f"HTML pages:         {args.out.resolve() / 'html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

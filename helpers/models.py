@@ -1,0 +1,231 @@
+"""Models by name, all with the same face: logits out, their preprocessing, their class names.
+
+``load_model('vgg16')`` (the lecture's model), ``load_model('mobilenet')`` (MobileNet with
+width 0.25, small enough for any laptop) and ``load_model('shapes')`` (the embedded model,
+offline) return a :class:`VisModel`. Its ``model`` always ends in the classifier's
+pre-softmax scores f_c, since gradients through a saturated softmax are close to zero.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+
+from helpers import imagenet, layers
+from helpers.cache import fetch
+from helpers.images import SAMPLE_IMAGES, load_image
+
+#: Environment variable that picks the notebooks' model (default: the embedded one).
+MODEL_ENV = "CNNVIS_MODEL"
+#: Environment variable that picks the notebooks' image (a sample name, path or URL).
+IMAGE_ENV = "CNNVIS_IMAGE"
+DEFAULT_MODEL = "shapes"
+
+_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+@dataclass(frozen=True)
+class _ImageNetSpec:
+    builder: Callable
+    kwargs: dict
+    fname: str
+    url: str
+    preprocess: Callable
+    size: int = 224
+
+
+def _imagenet_specs():
+    apps = keras.applications
+    return {
+        "vgg16": _ImageNetSpec(
+            apps.VGG16, {}, "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            _WEIGHTS_URL + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            apps.vgg16.preprocess_input),
+        "mobilenet": _ImageNetSpec(
+            apps.MobileNet, {"alpha": 0.25}, "mobilenet_2_5_224_tf.h5",
+            _WEIGHTS_URL + "mobilenet/mobilenet_2_5_224_tf.h5",
+            apps.mobilenet.preprocess_input),
+    }
+
+
+MODEL_NAMES = ("shapes", "mobilenet", "vgg16")
+_ALIASES = {"embedded": "shapes", "shapes_cnn": "shapes", "mobilenet_0.25": "mobilenet",
+            "vgg": "vgg16"}
+
+
+@dataclass(eq=False)
+class VisModel:
+    """A classifier ready for visualization.
+
+    Attributes:
+        name: the name it was loaded by ('vgg16', 'mobilenet', 'shapes').
+        model: the Keras model; its output is logits (pre-softmax class scores).
+        class_names: one name per output, in order.
+        input_size: (height, width) the model expects.
+        preprocess_fn: maps a uint8 RGB batch to the model's input.
+        samples: sample images for this model, by short name.
+    """
+
+    name: str
+    model: keras.Model
+    class_names: tuple[str, ...]
+    input_size: tuple[int, int]
+    preprocess_fn: Callable[[np.ndarray], np.ndarray]
+    samples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"VisModel({self.name!r}, input {self.input_size[0]}x{self.input_size[1]}, "
+                f"{len(self.class_names)} classes)")
+
+    def load(self, source) -> np.ndarray:
+        """An image (sample name, path, URL or array) as uint8 RGB at the model's input size."""
+        if isinstance(source, str) and source in self.samples:
+            return self.samples[source]
+        return load_image(source, size=self.input_size)
+
+    def preprocess(self, images) -> np.ndarray:
+        """One uint8 RGB image (H, W, 3) or a batch, resized if needed, to model input.
+
+        A sample name, path or URL is loaded first.
+
+        Raises:
+            ValueError: the array is not an RGB image or batch of them.
+        """
+        if isinstance(images, str | os.PathLike):
+            images = self.load(images)
+        batch = np.asarray(images)
+        if batch.ndim == 3:
+            batch = batch[None]
+        if batch.ndim != 4 or batch.shape[-1] != 3:
+            raise ValueError(
+                f"Expected an RGB image (H, W, 3) or batch (N, H, W, 3); got shape {batch.shape}. "
+                "Load photos with vm.load(...) first."
+            )
+        if batch.shape[1:3] != self.input_size:
+            batch = np.stack([self.load(image) for image in batch])
+        return np.asarray(self.preprocess_fn(batch.astype(np.float32)), dtype=np.float32)
+
+    def logits(self, images) -> np.ndarray:
+        """Pre-softmax scores f_c for uint8 images, shape (N, classes)."""
+        return keras.ops.convert_to_numpy(self.model(self.preprocess(images), training=False))
+
+    def predict(self, images) -> np.ndarray:
+        """Class probabilities (softmax of the logits), shape (N, classes)."""
+        return keras.ops.convert_to_numpy(keras.ops.softmax(self.logits(images), axis=-1))
+
+    def top_k(self, image, k: int = 5) -> list[tuple[int, str, float]]:
+        """The ``k`` most probable classes of one image as (index, name, probability)."""
+        probs = self.predict(image)[0]
+        order = np.argsort(probs)[::-1][:k]
+        return [(int(i), self.class_names[i], float(probs[i])) for i in order]
+
+    def class_index(self, cls) -> int:
+        """Index of a class given by name ('flamingo') or index, checked.
+
+        Raises:
+            ValueError: unknown name (close names suggested) or index out of range.
+        """
+        if isinstance(cls, str):
+            return imagenet.index_of(cls, self.class_names)
+        index = int(cls)
+        if not 0 <= index < len(self.class_names):
+            raise ValueError(
+                f"Class index {index} is out of range: {self.name} has "
+                f"{len(self.class_names)} classes (0 to {len(self.class_names) - 1})."
+            )
+        return index
+
+    def find_classes(self, part: str) -> list[tuple[int, str]]:
+        """All (index, name) of classes whose name contains ``part``."""
+        return imagenet.find(part, self.class_names)
+
+    def conv_layers(self) -> list[str]:
+        """Names of the convolution layers, input to output."""
+        return layers.conv_layers(self.model)
+
+    def feature_layers(self) -> list[str]:
+        """Names of the rectified convolutional feature maps (see ``layers.feature_layers``)."""
+        return layers.feature_layers(self.model)
+
+    def last_conv_layer(self) -> str:
+        """The last rectified convolutional feature map: the default layer for Grad-CAM."""
+        return layers.last_conv_layer(self.model)
+
+
+def canonical_name(name: str) -> str:
+    """The canonical model name for ``name`` (case and aliases forgiven).
+
+    Raises:
+        ValueError: unknown model name; the message lists the valid ones.
+    """
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in MODEL_NAMES:
+        raise ValueError(
+            f"Unknown model {name!r}. Choose one of: {', '.join(MODEL_NAMES)} "
+            f"('shapes' is the embedded offline model)."
+        )
+    return key
+
+
+def default_model_name() -> str:
+    """The model the notebooks use: ``$CNNVIS_MODEL`` or the embedded 'shapes' model."""
+    return canonical_name(os.environ.get(MODEL_ENV, DEFAULT_MODEL))
+
+
+def default_image(vm: VisModel) -> str:
+    """The notebooks' image: ``$CNNVIS_IMAGE`` or the model's first sample."""
+    return os.environ.get(IMAGE_ENV) or next(iter(vm.samples))
+
+
+def load_model(name: str | None = None) -> VisModel:
+    """Load a model by name: 'vgg16', 'mobilenet' or 'shapes' (default: ``$CNNVIS_MODEL``).
+
+    ImageNet weights come from the Keras cache (``$KERAS_HOME/models``) and are downloaded
+    once if missing.
+
+    Raises:
+        ValueError: unknown model name.
+        OfflineError: ImageNet weights are not cached and the network is unreachable.
+    """
+    name = default_model_name() if name is None else canonical_name(name)
+    if name == "shapes":
+        return _load_shapes()
+    return _load_imagenet(name)
+
+
+def _load_shapes() -> VisModel:
+    from helpers import shapes, shapes_cnn
+
+    scenes = shapes.make_scenes(len(shapes.CLASSES), seed=7,
+                                classes=np.arange(len(shapes.CLASSES))[:, None])
+    pair = shapes.make_scenes(1, seed=8, num_objects=2, classes=[[3, 5]])
+    samples = {name: image for name, image in zip(shapes.CLASSES, scenes.images)}
+    samples["star_and_ring"] = pair.images[0]
+    return VisModel("shapes", shapes_cnn.load_trained(), shapes.CLASSES,
+                    (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), shapes_cnn.preprocess, samples)
+
+
+def weights_path(name: str):
+    """Path of an ImageNet model's weights in the Keras cache, downloading them if needed.
+
+    Raises:
+        OfflineError: not cached and the network is unreachable.
+    """
+    spec = _imagenet_specs()[canonical_name(name)]
+    return fetch(spec.fname, spec.url, what=f"The ImageNet weights for {name} ({spec.fname})",
+                 fix="Use the offline model with load_model('shapes') (or CNNVIS_MODEL=shapes), "
+                     "or run `python -m helpers.download` once while online.")
+
+
+def _load_imagenet(name: str) -> VisModel:
+    spec = _imagenet_specs()[name]
+    path = weights_path(name)
+    model = spec.builder(weights=str(path), classifier_activation=None, **spec.kwargs)
+    samples = {key: load_image(key, size=spec.size) for key in SAMPLE_IMAGES}
+    return VisModel(name, model, imagenet.class_names(), (spec.size, spec.size),
+                    spec.preprocess, samples)

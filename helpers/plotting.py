@@ -1,0 +1,122 @@
+"""Figures: grids of images or channels with titles, and heatmaps over photos."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+
+
+def grid_shape(n: int, ncols: int | None = None) -> tuple[int, int]:
+    """(rows, cols) of a grid holding ``n`` panels; near-square unless ``ncols`` is given."""
+    if n <= 0:
+        raise ValueError(f"A grid needs at least one panel, got {n}.")
+    cols = min(n, ncols) if ncols else math.ceil(math.sqrt(n))
+    if cols <= 0:
+        raise ValueError(f"ncols must be positive, got {ncols}.")
+    return math.ceil(n / cols), cols
+
+
+def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=None,
+                vmin=None, vmax=None):
+    """Show images in a grid with optional titles; returns the figure.
+
+    Args:
+        images: a sequence (or array) of images: (H, W), (H, W, 1) or (H, W, 3).
+        titles: one string per image, or None.
+        ncols: columns of the grid (default: near-square).
+        size: inches per panel.
+        cmap: colormap for single-channel images.
+        suptitle: title over the whole figure.
+        vmin, vmax: shared colour scale for single-channel images (default: per image).
+    """
+    images = list(images)
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"Got {len(titles)} titles for {len(images)} images.")
+    rows, cols = grid_shape(len(images), ncols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        image = np.asarray(images[i])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            image = image[..., 0]
+        ax.imshow(image, cmap=cmap if image.ndim == 2 else None, vmin=vmin, vmax=vmax)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def normalize_channels(maps: np.ndarray) -> np.ndarray:
+    """Scale each channel of (H, W, C) maps to [0, 1] by its own maximum.
+
+    Activations after ReLU are >= 0, so 0 stays "silent" (black) in every panel and the
+    brightest pixel of each channel is 1; an all-zero channel stays black.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    peak = maps.max(axis=(0, 1), keepdims=True)
+    return np.where(peak > 0, np.maximum(maps, 0) / np.where(peak > 0, peak, 1), 0.0)
+
+
+def show_channels(maps, channels=None, ncols=8, size=1.3, cmap="viridis", title=None):
+    """Show the channels of one activation tensor (H, W, C) or (1, H, W, C) as a grid.
+
+    Each channel is scaled by its own maximum (see ``normalize_channels``) so weak and
+    strong channels are both visible; the title of each panel is its channel index.
+    """
+    maps = np.asarray(maps)
+    if maps.ndim == 4:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"Expected activations (H, W, C) or (1, H, W, C); got {maps.shape}.")
+    channels = list(range(maps.shape[-1])) if channels is None else list(channels)
+    bad = [c for c in channels if not 0 <= c < maps.shape[-1]]
+    if bad:
+        raise ValueError(f"Channel(s) {bad} out of range: this layer has {maps.shape[-1]} "
+                         f"channels (0 to {maps.shape[-1] - 1}).")
+    scaled = normalize_channels(maps[..., channels])
+    return show_images([scaled[..., i] for i in range(len(channels))],
+                       titles=[str(c) for c in channels], ncols=ncols, size=size, cmap=cmap,
+                       suptitle=title, vmin=0, vmax=1)
+
+
+def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize a 2-D map to (height, width)."""
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2:
+        raise ValueError(f"A heatmap must be 2-D (H, W); got shape {heatmap.shape}.")
+    pil = Image.fromarray(heatmap, mode="F").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(pil)
+
+
+def overlay(image, heatmap, alpha=0.45, cmap="jet") -> np.ndarray:
+    """Blend a heatmap (any 2-D size, values in [0, 1]) over an RGB uint8 image.
+
+    Returns:
+        float RGB image in [0, 1] with the image's height and width.
+    """
+    image = np.asarray(image)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha is an opacity in [0, 1]; got {alpha}.")
+    heat = np.clip(upsample(heatmap, image.shape[:2]), 0.0, 1.0)
+    colored = colormaps[cmap](heat)[..., :3]
+    return (1 - alpha) * image[..., :3] / 255.0 + alpha * colored
+
+
+def show_heatmap(image, heatmap, title=None, alpha=0.45, cmap="jet", ax=None):
+    """Draw ``overlay(image, heatmap)`` on ``ax`` (or a new figure); returns the axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.5, 3.5))
+    ax.imshow(overlay(image, heatmap, alpha=alpha, cmap=cmap))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

@@ -1,0 +1,117 @@
+import keras
+import numpy as np
+import pytest
+
+from helpers import activations, imagenet, layers
+from helpers.cache import OfflineError, fetch
+from helpers.models import MODEL_NAMES, canonical_name, load_model
+
+
+def test_conv_and_feature_layers(tiny_cnn):
+    assert layers.conv_layers(tiny_cnn) == ["conv1", "conv2"]
+    assert layers.feature_layers(tiny_cnn) == ["conv1", "conv2"]
+    assert layers.last_conv_layer(tiny_cnn) == "conv2"
+
+
+def test_nested_model_layers_are_found(tiny_cnn):
+    inputs = keras.Input((16, 16, 3))
+    outer = keras.Model(inputs, keras.layers.Dense(2, name="head")(tiny_cnn(inputs)))
+    assert layers.last_conv_layer(outer) == "conv2"
+    assert layers.get_layer(outer, "conv1").name == "conv1"
+
+
+def test_unknown_layer_suggests_close_names(tiny_cnn):
+    with pytest.raises(ValueError, match="no layer 'conv3'.*Closest: conv1"):
+        layers.get_layer(tiny_cnn, "conv3")
+
+
+def test_dense_layer_is_not_spatial(tiny_cnn):
+    with pytest.raises(ValueError, match="not a spatial.*Pick a convolutional layer"):
+        layers.require_spatial(tiny_cnn, "logits")
+
+
+def test_model_without_convolutions_has_no_last_conv():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs), name="mlp")
+    with pytest.raises(ValueError, match="no convolutional layer"):
+        layers.last_conv_layer(model)
+
+
+def test_activations_match_a_direct_submodel(tiny_cnn, rng):
+    x = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    acts = activations.get_activations(tiny_cnn, ["conv1", "conv2"], x)
+    assert acts["conv1"].shape == (2, 16, 16, 4) and acts["conv2"].shape == (2, 8, 8, 6)
+    direct = keras.Model(tiny_cnn.inputs, tiny_cnn.get_layer("conv2").output)(x)
+    np.testing.assert_allclose(acts["conv2"], keras.ops.convert_to_numpy(direct), rtol=1e-5)
+    assert (acts["conv1"] >= 0).all()  # after ReLU
+
+
+def test_activations_need_a_layer(tiny_cnn):
+    with pytest.raises(ValueError, match="at least one layer"):
+        activations.get_activations(tiny_cnn, [], np.zeros((1, 16, 16, 3)))
+
+
+@pytest.mark.parametrize("alias, name", [("VGG16", "vgg16"), ("embedded", "shapes"),
+                                         (" MobileNet ", "mobilenet")])
+def test_model_names_forgive_case_and_aliases(alias, name):
+    assert canonical_name(alias) == name
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(ValueError, match="Unknown model 'resnet'.*" + ", ".join(MODEL_NAMES)):
+        load_model("resnet")
+
+
+def test_class_names_both_ways():
+    names = ("circle", "square", "Egyptian_cat")
+    assert imagenet.index_of("egyptian cat", names) == 2
+    with pytest.raises(ValueError, match="Unknown class name 'sqare'.*Did you mean: square"):
+        imagenet.index_of("sqare", names)
+    assert imagenet.find("cat", names) == [(2, "Egyptian_cat")]
+
+
+def test_offline_download_fails_fast(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(OfflineError, match="not in the Keras cache.*offline.*Do this"):
+        fetch("nothing.h5", "http://127.0.0.1:9/nothing.h5", what="Test weights", fix="Do this.")
+    assert time.perf_counter() - start < 5
+
+
+def test_imagenet_model_offline_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # empty cache
+    monkeypatch.setattr("helpers.cache.is_reachable", lambda url, timeout=3.0: False)
+    with pytest.raises(OfflineError, match="vgg16.*load_model\\('shapes'\\).*helpers.download"):
+        load_model("vgg16")
+
+
+def test_shapes_model_interface(shapes_model):
+    vm = shapes_model
+    assert vm.model.output.shape[-1] == len(vm.class_names) == 6
+    assert vm.last_conv_layer() == "block4_conv2"
+    assert vm.class_index("Star") == 3
+    with pytest.raises(ValueError, match="out of range.*0 to 5"):
+        vm.class_index(6)
+    for name in vm.class_names:  # each sample scene is named correctly
+        assert vm.top_k(name, 1)[0][1] == name
+
+
+def test_logits_are_not_probabilities(shapes_model):
+    logits = shapes_model.logits("circle")
+    assert not np.allclose(logits.sum(), 1.0)
+    np.testing.assert_allclose(shapes_model.predict("circle").sum(), 1.0, rtol=1e-5)
+
+
+def test_preprocess_rejects_non_rgb(shapes_model):
+    with pytest.raises(ValueError, match="Expected an RGB image"):
+        shapes_model.preprocess(np.zeros((96, 96)))
+
+
+def test_mobilenet_real_weights_see_the_cat(mobilenet):
+    top5 = {name for _, name, _ in mobilenet.top_k("cat", 5)}
+    assert top5 & {"tabby", "tiger_cat", "Egyptian_cat", "Persian_cat", "Siamese_cat"}
+    assert mobilenet.top_k("coffee", 1)[0][1] == "espresso"
+    assert mobilenet.class_index("flamingo") == 130
+    assert mobilenet.model.layers[-1].activation.__name__ == "linear"  # logits out
