@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parent
@@ -48,23 +48,13 @@ def pytest_configure(config):
         os.environ["CNNVIS_MODEL"] = model
 
 
-def weights_unavailable(name: str) -> str | None:
-    """Why ImageNet model ``name`` cannot be loaded here, or None if it can."""
-    from helpers.cache import OfflineError
-    from helpers.models import weights_path
-
-    try:
-        weights_path(name)
-    except OfflineError as err:
-        return str(err)
-    return None
-
-
 def pytest_collection_modifyitems(config, items):
     model = os.environ.get("CNNVIS_MODEL", "shapes")
     if model == "shapes":
         return
-    reason = weights_unavailable(model)
+    from helpers.models import unavailable_reason
+
+    reason = unavailable_reason(model)
     if reason:
         skip = pytest.mark.skip(reason=f"notebooks on {model} skipped: {reason}")
         for item in items:

@@ -15,7 +15,7 @@ if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
   .venv/bin/python -m pip install -q --no-deps -e .
   touch .venv/.installed
 fi
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} MPLBACKEND=${MPLBACKEND:-Agg}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3} MPLBACKEND=${MPLBACKEND:-Agg}
 
 case "${1:-build}" in
   build)

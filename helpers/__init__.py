@@ -12,7 +12,8 @@ The notebooks show each idea in a few lines and call these functions for the res
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up chatter out of notebooks
+# TensorFlow's C++ start-up chatter (no GPU found, CPU features) is noise in a notebook.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from helpers.activations import feature_extractor, get_activations
 from helpers.cache import OfflineError

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from helpers import imagenet, layers
-from helpers.cache import fetch
+from helpers.cache import OfflineError, fetch
 from helpers.images import SAMPLE_IMAGES, load_image
 
 #: Environment variable that picks the notebooks' model (default: the embedded one).
@@ -220,6 +220,15 @@ def weights_path(name: str):
     return fetch(spec.fname, spec.url, what=f"The ImageNet weights for {name} ({spec.fname})",
                  fix="Use the offline model with load_model('shapes') (or CNNVIS_MODEL=shapes), "
                      "or run `python -m helpers.download` once while online.")
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why ImageNet model ``name``'s weights cannot be had here (offline), or None."""
+    try:
+        weights_path(name)
+    except OfflineError as err:
+        return str(err)
+    return None
 
 
 def _load_imagenet(name: str) -> VisModel:

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import weights_unavailable
+from helpers.models import unavailable_reason
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,7 @@ def tiny_cnn():
 @pytest.fixture(scope="session")
 def mobilenet():
     """MobileNet(alpha=0.25) with real ImageNet weights, or a skip saying why not."""
-    reason = weights_unavailable("mobilenet")
+    reason = unavailable_reason("mobilenet")
     if reason:
         pytest.skip(f"MobileNet ImageNet weights unavailable: {reason}")
     from helpers.models import load_model
