@@ -15,7 +15,9 @@ def feature_extractor(model: keras.Model, layer_names: list[str]) -> keras.Model
         ValueError: a name is not a layer of ``model`` (closest names are suggested).
     """
     outputs = [get_layer(model, name).output for name in layer_names]
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+    # A single input passed as a tensor, not a list, keeps Keras from warning about structure.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, outputs, name=f"{model.name}_features")
 
 
 def get_activations(model: keras.Model, layer_names, x) -> dict[str, np.ndarray]:

@@ -100,13 +100,13 @@ def test_folding_batch_norm_keeps_the_function():
     import keras
 
     keras.utils.set_random_seed(1)
-    trained = shapes_cnn.build_model(size=64, batch_norm=True)
+    trained = shapes_cnn.build_model(batch_norm=True)
     for layer in trained.layers:  # non-trivial batch-norm statistics
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
             rng = np.random.default_rng(0)
             layer.set_weights([gamma * rng.uniform(0.5, 2, gamma.shape), beta + 0.1,
                                mean + 0.2, var * rng.uniform(0.5, 2, var.shape)])
-    x = np.random.default_rng(2).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 96, 96, 3)).astype("float32")
     plain = shapes_cnn.fold_batch_norm(trained)
     np.testing.assert_allclose(plain(x), trained(x, training=False), rtol=1e-4, atol=1e-4)

@@ -1,0 +1,322 @@
+"""Probe images for early detectors: oriented edges, gratings and colour patches.
+
+Feeding a network simple images whose content we control tells us what its first channels
+detect: an edge detector fires on edges of one orientation and not the orthogonal one, a
+colour detector on one hue. Every probe is drawn with NumPy at any size, centred on the
+image, so the units at the centre of a feature map all see the same part of each probe.
+
+Angles are degrees, counter-clockwise on screen from "pointing right". An **edge** at angle
+theta is bright on the side theta points to (so theta and theta + 180 are the same edge with
+opposite polarity); a **grating**'s brightness varies along theta (its stripes run across it).
+
+References:
+    Hubel & Wiesel, "Receptive fields, binocular interaction and functional architecture in
+    the cat's visual cortex" (1962); Zeiler & Fergus, "Visualizing and Understanding
+    Convolutional Networks" (2014).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+from helpers.activations import get_activations
+from helpers.layers import require_spatial
+
+#: Edge directions: four orientations, each with both polarities.
+EDGE_ANGLES = (0, 45, 90, 135, 180, 225, 270, 315)
+#: Grating orientations (a grating at theta + 180 is the same grating).
+GRATING_ANGLES = (0, 45, 90, 135)
+#: Full-field colour patches, RGB.
+COLORS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230),
+          "yellow": (235, 215, 40), "cyan": (40, 210, 220), "magenta": (215, 50, 200)}
+GREY = 128
+
+
+def _check_size(size) -> int:
+    if int(size) != size or size < 8:
+        raise ValueError(f"Probe size must be an integer of at least 8 pixels, got {size!r}.")
+    return int(size)
+
+
+def _along(size: int, angle: float) -> np.ndarray:
+    """Signed distance in pixels from the line through the centre, along direction ``angle``."""
+    coords = np.arange(size, dtype=np.float32) - (size - 1) / 2
+    x, y = coords[None, :], -coords[:, None]  # y points up on screen
+    theta = np.deg2rad(angle)
+    return x * np.float32(np.cos(theta)) + y * np.float32(np.sin(theta))
+
+
+def _grey_to_rgb(level: np.ndarray) -> np.ndarray:
+    """Brightness in [0, 1] to a grey RGB uint8 image."""
+    grey = np.clip(np.round(level * 255), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def edge(size: int, angle: float, contrast: float = 0.8) -> np.ndarray:
+    """A straight edge through the centre, bright on the side ``angle`` points to.
+
+    The step is anti-aliased over one pixel so that every orientation looks equally sharp.
+
+    Args:
+        size: side of the square image in pixels.
+        angle: direction the bright side lies in, degrees counter-clockwise from right.
+        contrast: brightness difference in [0, 1] around mid-grey.
+
+    Returns:
+        RGB uint8 image (size, size, 3).
+    """
+    size = _check_size(size)
+    _check_contrast(contrast)
+    step = np.clip(_along(size, angle) + 0.5, 0.0, 1.0)
+    return _grey_to_rgb(0.5 + contrast * (step - 0.5))
+
+
+def grating(size: int, angle: float, period: float = 8.0, contrast: float = 0.8,
+            phase: float = 0.0) -> np.ndarray:
+    """A sinusoidal grating whose brightness varies along ``angle``.
+
+    Args:
+        size: side of the square image in pixels.
+        angle: direction across the stripes, degrees counter-clockwise from right.
+        period: pixels from one bright stripe to the next (at least 2, the Nyquist limit).
+        contrast: brightness difference in [0, 1] around mid-grey.
+        phase: shift in radians; 0 puts a bright stripe through the centre.
+
+    Returns:
+        RGB uint8 image (size, size, 3).
+    """
+    size = _check_size(size)
+    _check_contrast(contrast)
+    if period < 2:
+        raise ValueError(f"A grating's period must be at least 2 pixels, got {period}.")
+    wave = np.cos(2 * np.pi * _along(size, angle) / period + phase)
+    return _grey_to_rgb(0.5 + 0.5 * contrast * wave)
+
+
+def color_patch(size: int, color) -> np.ndarray:
+    """A uniform field of one colour: a colour name from ``COLORS`` or an (R, G, B) triple."""
+    size = _check_size(size)
+    if isinstance(color, str):
+        if color not in COLORS:
+            raise ValueError(f"Unknown colour {color!r}; use one of {', '.join(COLORS)} "
+                             "or an (R, G, B) triple of 0-255 values.")
+        color = COLORS[color]
+    rgb = np.asarray(color)
+    if rgb.shape != (3,) or rgb.min() < 0 or rgb.max() > 255:
+        raise ValueError(f"A colour is an (R, G, B) triple of values in 0-255, got {color!r}.")
+    return np.broadcast_to(rgb.astype(np.uint8), (size, size, 3)).copy()
+
+
+def _check_contrast(contrast: float) -> None:
+    if not 0.0 < contrast <= 1.0:
+        raise ValueError(f"contrast must be in (0, 1], got {contrast}.")
+
+
+@dataclass(frozen=True)
+class Probes:
+    """A bank of probe images.
+
+    Attributes:
+        images: uint8 (N, size, size, 3).
+        names: a short label per probe ('edge 45°', 'grating 90°', 'red').
+        kinds: 'edge', 'grating' or 'colour' per probe.
+        angles: the angle in degrees of edges and gratings, NaN for colours.
+    """
+
+    images: np.ndarray
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    angles: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def of_kind(self, kind: str) -> np.ndarray:
+        """Indices of the probes of one kind, in order."""
+        if kind not in ("edge", "grating", "colour"):
+            raise ValueError(f"Probe kinds are 'edge', 'grating' and 'colour', got {kind!r}.")
+        return np.flatnonzero(np.asarray(self.kinds) == kind)
+
+
+def probe_set(size: int, period: float = 8.0, contrast: float = 0.8) -> Probes:
+    """Edges in eight directions, gratings in four orientations and six colour patches."""
+    images, names, kinds, angles = [], [], [], []
+    for angle in EDGE_ANGLES:
+        images.append(edge(size, angle, contrast))
+        names.append(f"edge {angle}°")
+        kinds.append("edge")
+        angles.append(angle)
+    for angle in GRATING_ANGLES:
+        images.append(grating(size, angle, period, contrast))
+        names.append(f"grating {angle}°")
+        kinds.append("grating")
+        angles.append(angle)
+    for name in COLORS:
+        images.append(color_patch(size, name))
+        names.append(name)
+        kinds.append("colour")
+        angles.append(np.nan)
+    return Probes(np.stack(images), tuple(names), tuple(kinds), np.asarray(angles, float))
+
+
+def central_units(height: int, width: int) -> np.ndarray:
+    """Boolean mask of the units nearest the map's centre: one for odd sizes, 2 x 2 for even.
+
+    Every probe passes through the image centre (an edge's boundary, a grating's bright
+    stripe), so these units see each probe the same way, whatever its orientation, and
+    they are far from the zero-padded border.
+    """
+    mask = np.zeros((height, width), dtype=bool)
+    mask[(height - 1) // 2:height // 2 + 1, (width - 1) // 2:width // 2 + 1] = True
+    return mask
+
+
+def probe_responses(model: keras.Model, layer: str, probes: Probes, preprocess,
+                    baseline: bool = True) -> np.ndarray:
+    """What each probe does to every channel of ``layer``, read at the centre of its map.
+
+    The centre, not the mean over the map: an edge detector fires only along the edge, a
+    thin line that a mean would dilute with the flat regions on either side. By default
+    the channel's activation on a blank mid-grey image is subtracted: what is left is the
+    response *evoked* by the probe (positive: it excites the channel, negative: it
+    suppresses it), free of the channel's bias, which can be large after batch norm.
+
+    Args:
+        model: the Keras model (for a ``VisModel``: ``vm.model``).
+        layer: name of a layer with a spatial output.
+        probes: from ``probe_set``, drawn at the model's input size.
+        preprocess: maps uint8 images to model input (for a ``VisModel``: ``vm.preprocess``).
+        baseline: subtract the response to a blank grey image.
+
+    Returns:
+        float array (num_probes, channels).
+
+    Raises:
+        ValueError: unknown layer (valid names listed) or a layer without a spatial map.
+    """
+    require_spatial(model, layer)
+    blank = np.full_like(probes.images[:1], GREY)
+    images = np.concatenate([probes.images, blank])
+    maps = get_activations(model, layer, preprocess(images))[layer]
+    centre = maps[:, central_units(*maps.shape[1:3]), :].mean(axis=1)
+    return centre[:-1] - centre[-1:] if baseline else centre[:-1]
+
+
+def orientation_selectivity(responses: np.ndarray, probes: Probes):
+    """Preferred edge direction of each channel and how selective it is for it.
+
+    Only excitation counts (negative responses are set to 0). The selectivity index is
+    (R_pref - R_orth) / (R_pref + R_orth), with R_orth the mean response to the two edges
+    at right angles to the preferred one: 1 for a channel that is silent on orthogonal
+    edges, 0 for one that does not care. Channels no edge excites get 0.
+
+    Returns:
+        (preferred angle in degrees (C,), selectivity index (C,)).
+    """
+    idx = probes.of_kind("edge")
+    if len(idx) == 0:
+        raise ValueError("The probe set has no edges; build it with probe_set(size).")
+    edges = np.maximum(np.asarray(responses)[idx], 0)
+    angles = probes.angles[idx]
+    preferred = angles[edges.argmax(axis=0)]
+    orth = np.stack([edges[np.isclose((angles - p) % 180, 90), c].mean()
+                     for c, p in enumerate(preferred)])
+    peak = edges.max(axis=0)
+    total = peak + orth
+    index = np.where(total > 0, (peak - orth) / np.where(total > 0, total, 1.0), 0.0)
+    return preferred, index
+
+
+def favourite_probes(responses: np.ndarray) -> np.ndarray:
+    """Index of the probe that excites each channel most; -1 for a channel none excites."""
+    responses = np.asarray(responses)
+    return np.where(responses.max(axis=0) > 0, responses.argmax(axis=0), -1)
+
+
+def show_probe_responses(probes: Probes, responses: np.ndarray, title: str | None = None,
+                         channels=None):
+    """Heatmap of channels (rows) by probes (columns), each row scaled to its own extreme.
+
+    Red: the probe excites the channel, blue: it suppresses it (responses measured against
+    a blank grey image, see ``probe_responses``). Each row is divided by its largest
+    absolute response, a dot marks its favourite probe, and each column is labelled with a
+    thumbnail of its probe. Rows of channels no probe moves are grey.
+
+    Returns:
+        The figure.
+    """
+    responses = np.asarray(responses, dtype=np.float32)
+    channels = np.arange(responses.shape[1]) if channels is None else np.asarray(channels)
+    rows = responses[:, channels].T
+    peak = np.abs(rows).max(axis=1, keepdims=True)
+    scaled = np.where(peak > 0, rows / np.where(peak > 0, peak, 1.0), np.nan)
+    n_probes, n_channels = len(probes), len(channels)
+    fig, ax = plt.subplots(figsize=(0.42 * n_probes + 1.8, 0.3 * n_channels + 1.9))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.8")
+    image = ax.imshow(scaled, cmap=cmap, vmin=-1, vmax=1, aspect="auto")
+    best = favourite_probes(responses[:, channels])
+    live = best >= 0
+    ax.scatter(best[live], np.flatnonzero(live), s=16, c="black", edgecolors="white",
+               linewidths=0.7, zorder=3)
+    ax.set_yticks(range(n_channels), [f"ch {c}" for c in channels], fontsize=7)
+    ax.set_xticks(range(n_probes), probes.names, rotation=90, fontsize=7)
+    ax.tick_params(length=0)
+    zoom = 18 / probes.images.shape[1]
+    for i, probe in enumerate(probes.images):
+        box = AnnotationBbox(OffsetImage(probe, zoom=zoom), (i, -0.5), xybox=(0, 12),
+                             xycoords="data", boxcoords="offset points", frameon=False,
+                             annotation_clip=False)
+        ax.add_artist(box)
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("response / channel's largest |response|", fontsize=8)
+    bar.set_ticks([-1, 0, 1], labels=["-1 suppressed", "0", "1 excited"], fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10, pad=30)
+    fig.tight_layout()
+    return fig
+
+
+def show_edge_tuning(probes: Probes, responses: np.ndarray, channels, ncols: int = 4):
+    """Polar tuning curves: how much an edge in every direction excites each channel.
+
+    The curve points towards the edge directions the channel likes (the bright side); an
+    edge detector draws a lobe in one direction, a detector of orientation regardless of
+    polarity two opposite lobes. The radius of each plot is the channel's strongest
+    excitation by *any* probe, so a colour detector's edge curve stays small. Each title
+    gives the channel's favourite probe and its selectivity index (see
+    ``orientation_selectivity``).
+
+    Returns:
+        The figure.
+    """
+    idx = probes.of_kind("edge")
+    angles = np.deg2rad(np.append(probes.angles[idx], probes.angles[idx][0]))
+    channels = list(channels)
+    if not channels:
+        raise ValueError("Give at least one channel to plot.")
+    rows = -(-len(channels) // ncols)
+    cols = min(ncols, len(channels))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.4 * rows),
+                             subplot_kw={"projection": "polar"}, squeeze=False)
+    for ax in axes.flat[len(channels):]:
+        ax.set_visible(False)
+    excitation = np.maximum(np.asarray(responses), 0)
+    _, selectivity = orientation_selectivity(responses, probes)
+    favourite = favourite_probes(responses)
+    for ax, channel in zip(axes.flat, channels):
+        curve = np.append(excitation[idx, channel], excitation[idx[0], channel])
+        ax.plot(angles, curve, color="#d1495b", lw=2)
+        ax.fill(angles, curve, color="#d1495b", alpha=0.25)
+        ax.set_ylim(0, max(excitation[:, channel].max() * 1.05, 1e-6))
+        ax.set_xticks(np.deg2rad([0, 90, 180, 270]), ["0°", "90°", "180°", "270°"], fontsize=7)
+        ax.set_yticklabels([])
+        best = probes.names[favourite[channel]] if favourite[channel] >= 0 else "none"
+        ax.set_title(f"channel {channel}: likes {best}\nselectivity {selectivity[channel]:.2f}",
+                     fontsize=9)
+    fig.tight_layout()
+    return fig
