@@ -65,7 +65,7 @@ def model():
 
 
 def test_held_out_accuracy_at_least_97_percent(model):
-    assert shapes_cnn.accuracy(model, n=1000, seed=FRESH_SEED) >= 0.97
+    assert shapes_cnn.accuracy(model, n=3000, seed=FRESH_SEED) >= 0.97
 
 
 def test_two_object_scenes_rank_both_classes_on_top(model):
@@ -73,7 +73,7 @@ def test_two_object_scenes_rank_both_classes_on_top(model):
     logits = model.predict(shapes_cnn.preprocess(scenes.images), verbose=0)
     top2 = np.sort(np.argsort(logits, axis=1)[:, -2:], axis=1)
     hits = np.mean((top2 == np.sort(scenes.classes, axis=1)).all(axis=1))
-    assert hits >= 0.80, f"top-2 = both present classes in only {hits:.0%} of scenes"
+    assert hits >= 0.85, f"top-2 = both present classes in only {hits:.0%} of scenes"
 
 
 def _edge(vertical: bool, size=96):
