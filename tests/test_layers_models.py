@@ -21,7 +21,7 @@ def test_nested_model_layers_are_found(tiny_cnn):
 
 
 def test_unknown_layer_suggests_close_names(tiny_cnn):
-    with pytest.raises(ValueError, match="no layer 'conv3'.*Closest: conv1"):
+    with pytest.raises(ValueError, match="no layer 'conv3'. Closest: conv2, conv1"):
         layers.get_layer(tiny_cnn, "conv3")
 
 
