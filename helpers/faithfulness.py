@@ -1,0 +1,356 @@
+"""How far a heatmap can be trusted, measured rather than asserted.
+
+- ``pointing_game``: does the map's peak lie on the object of the asked class? Checked on
+  the synthetic two-object scenes, whose object masks are known.
+- ``deletion_curve``: how fast the class probability falls when the patches a map calls most
+  important are removed first, against removing them in random order.
+- ``cascading_randomization``: the model-randomization sanity check. Layers are re-initialized
+  from the top down; a map that explains *this* model must change with it.
+
+References:
+    Zhang et al., "Top-down Neural Attention by Excitation Backprop" (ECCV 2016) for the
+    pointing game; Petsiuk et al., "RISE: Randomized Input Sampling for Explanation of
+    Black-box Models" (BMVC 2018) for the deletion metric, and Samek et al., "Evaluating the
+    Visualization of What a Deep Neural Network Has Learned" (IEEE TNNLS 2017) for removing
+    patches; Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS 2018).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from helpers import cam
+from helpers import layers as layer_tools
+
+#: Pointing-game tolerance in pixels: Zhang et al.'s 15 px at 224 px, scaled to the 96-px
+#: scenes (6.4 px). It is also half the diagonal of one 8-px cell of the embedded model's
+#: last feature map: a peak cell that touches the object counts.
+TOLERANCE = 6
+
+
+# ---------------------------------------------------------------------------------------
+# Pointing game
+
+
+@dataclass
+class PointingGame:
+    """Pointing-game outcome for one method.
+
+    Attributes:
+        method: the heatmap method.
+        hits: (N, K) True where the peak of object k's class map lies on object k.
+        chance: (N, K) share of the image that counts as a hit for object k: the hit rate
+            of a peak placed at random.
+        empty: (N, K) True where the map was all zeros (no peak: a miss).
+        tolerance: pixels a peak may lie off the mask and still count.
+    """
+
+    method: str
+    hits: np.ndarray
+    chance: np.ndarray
+    empty: np.ndarray
+    tolerance: int
+
+    @property
+    def per_object(self) -> np.ndarray:
+        """Hit rate for the first, second, ... object of the scenes."""
+        return self.hits.mean(axis=0)
+
+    @property
+    def rate(self) -> float:
+        """Hit rate over all objects."""
+        return float(self.hits.mean())
+
+    @property
+    def both(self) -> float:
+        """Share of scenes where every object's map points at that object."""
+        return float(self.hits.all(axis=1).mean())
+
+    def __str__(self) -> str:
+        objects = ", ".join(f"{rate:.1%}" for rate in self.per_object)
+        return (f"{self.method:>16}: hits {self.rate:6.1%} (per object: {objects}); both objects "
+                f"in {self.both:6.1%} of scenes; empty maps {int(self.empty.sum())}; "
+                f"chance {float(self.chance.mean()):.1%}")
+
+
+def dilate(masks: np.ndarray, radius: int) -> np.ndarray:
+    """Grow boolean masks (..., H, W) by ``radius`` pixels (a disk)."""
+    masks = np.asarray(masks, dtype=bool)
+    if radius < 0:
+        raise ValueError(f"The tolerance is a distance in pixels, at least 0; got {radius}.")
+    grown = masks.copy()
+    height, width = masks.shape[-2:]
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if (dy or dx) and dy * dy + dx * dx <= radius * radius:
+                src = masks[..., max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)]
+                grown[..., max(0, dy):height - max(0, -dy), max(0, dx):width - max(0, -dx)] |= src
+    return grown
+
+
+def quiet_heatmaps(model, x, classes, methods, layer=None, **options) -> dict[str, np.ndarray]:
+    """``cam.all_heatmaps`` without ``EmptyHeatmapWarning``s: in a measurement an empty map
+    is a result (counted by the caller), not a surprise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
+        return cam.all_heatmaps(model, x, classes, methods, layer, **options)
+
+
+def pointing_game(vm, scenes, methods=("Grad-CAM",), layer: str | None = None,
+                  tolerance: int = TOLERANCE, **options) -> dict[str, PointingGame]:
+    """Play the pointing game: for every object of every scene, the map of its class must
+    peak on it (within ``tolerance`` pixels).
+
+    Args:
+        vm: the ``VisModel`` (it preprocesses the scenes).
+        scenes: ``shapes.Scenes`` with masks, e.g. ``make_scenes(200, seed, num_objects=2)``.
+        methods: names from ``cam.METHODS``; computed together, sharing their work.
+        layer: the layer for CAM-style methods (default: the last convolutional layer).
+        tolerance: pixels a peak may lie outside the mask.
+        options: passed to ``cam.all_heatmaps`` (e.g. ``max_channels`` for Score-CAM).
+
+    Returns:
+        method name -> ``PointingGame``.
+
+    Raises:
+        ValueError: the scenes do not fit the model, or bad options.
+    """
+    if scenes.images.shape[1:3] != tuple(vm.input_size):
+        raise ValueError(f"The scenes are {scenes.images.shape[1]} px, the model takes "
+                         f"{vm.input_size[0]} px; render them with make_scenes(size=...).")
+    n, objects = scenes.classes.shape
+    x = vm.preprocess(scenes.images)
+    # every object's query in one batch (object-major), so each scene is seen once per method
+    queries = np.concatenate([x] * objects)
+    maps = quiet_heatmaps(vm.model, queries, scenes.classes.T.reshape(-1), methods, layer,
+                          **options)
+    reach = dilate(scenes.masks, tolerance)
+    scene, obj = np.tile(np.arange(n), objects), np.repeat(np.arange(objects), n)
+    results = {}
+    for method, method_maps in maps.items():
+        empty = method_maps.reshape(len(method_maps), -1).max(axis=1) <= 0
+        peak = cam.peaks(cam.upsample_maps(method_maps, scenes.images.shape[1:3]))
+        hits = reach[scene, obj, peak[:, 0], peak[:, 1]] & ~empty
+        results[method] = PointingGame(method, hits.reshape(objects, n).T,
+                                       reach.mean(axis=(2, 3)), empty.reshape(objects, n).T,
+                                       tolerance)
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+# Deletion
+
+
+@dataclass
+class DeletionCurve:
+    """Class probability as the most salient pixels are removed first.
+
+    Attributes:
+        method: what ordered the pixels ("random order" for the baseline).
+        fractions: (S + 1,) share of the image removed at each step, from 0 up.
+        scores: (N, S + 1) probability of each image's class at each step.
+    """
+
+    method: str
+    fractions: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The curve averaged over images."""
+        return self.scores.mean(axis=0)
+
+    @property
+    def auc(self) -> float:
+        """Area under the mean curve divided by the range removed: the mean probability
+        along the way. Lower means the map found what the score rests on."""
+        mean, steps = self.mean, np.diff(self.fractions)
+        return float(np.sum(steps * (mean[1:] + mean[:-1]) / 2) / self.fractions[-1])
+
+    def __str__(self) -> str:
+        return f"{self.method:>16}: deletion AUC {self.auc:.3f}"
+
+
+def random_maps(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """(n, H, W) maps of independent uniform noise: a random pixel order, the baseline."""
+    return np.random.default_rng(seed).random((n, *size), dtype=np.float32)
+
+
+def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
+                   patch: int = 8, max_fraction: float = 1.0, seed: int = 0,
+                   batch_size: int = cam.BATCH_SIZE) -> DeletionCurve:
+    """Remove the image patch by patch in the order of ``maps`` (most salient first) and
+    track the class probability.
+
+    Patches, not single pixels: scattered single removed pixels act as noise that alone
+    destroys a CNN's score, whatever their order, which would reward scattered maps. Every
+    map (and the random baseline) is compared at the same patch size, scored by its mean
+    over each patch (Samek et al.'s region perturbation). A removed patch takes the image's
+    mean colour.
+
+    Args:
+        model: a Keras model ending in logits, or a ``VisModel``.
+        x: preprocessed images (N, H, W, C).
+        classes: one class index per image (or one for all).
+        maps: (N, h, w) heatmaps at any resolution (upsampled to the image).
+        method: label for the curve.
+        steps: number of equal removal steps.
+        patch: side of the square patches in pixels.
+        max_fraction: share of the patches removed at the last step; below 1 when the
+            objects are small and the interesting part of the curve is its start.
+        seed: random tie-breaking between equal map values (e.g. all-zero regions).
+
+    Raises:
+        ValueError: maps and images do not match, or a parameter is out of range.
+    """
+    keras_model = cam.keras_model(model)
+    x = cam.check_images(keras_model, x)
+    classes = cam.check_classes(keras_model, classes, len(x))
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3 or len(maps) != len(x):
+        raise ValueError(f"Give one 2-D map per image: got maps of shape {maps.shape} for "
+                         f"{len(x)} images.")
+    height, width = x.shape[1:3]
+    if int(steps) < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    if not 1 <= int(patch) <= min(height, width):
+        raise ValueError(f"patch is a side in pixels from 1 to {min(height, width)}, got {patch}.")
+    if not 0 < max_fraction <= 1:
+        raise ValueError(f"max_fraction is a share of the image in (0, 1], got {max_fraction}.")
+    rows, cols = -(-height // patch), -(-width // patch)
+    patch_of = (np.arange(height)[:, None] // patch) * cols + np.arange(width)[None] // patch
+    fractions = np.linspace(0.0, max_fraction, steps + 1)
+    removed = np.round(fractions * rows * cols).astype(int)
+    pixels_per_patch = np.bincount(patch_of.ravel())
+    tie_breaker = np.random.default_rng(seed).random((len(x), rows * cols)) * 1e-6
+    upsampled = cam.upsample_maps(maps, (height, width))
+    scores = np.zeros((len(x), steps + 1), dtype=np.float32)
+    for i, image in enumerate(x):
+        salience = np.bincount(patch_of.ravel(), upsampled[i].ravel()) / pixels_per_patch
+        # rank 0 is the most salient patch; step s removes the patches ranked below removed[s]
+        rank = np.empty(rows * cols, dtype=int)
+        rank[np.argsort(-(salience + tie_breaker[i]))] = np.arange(rows * cols)
+        gone = rank[patch_of][None] < removed[:, None, None]
+        fill = image.mean(axis=(0, 1))
+        variants = np.where(gone[..., None], fill, image[None]).astype(np.float32)
+        scores[i] = cam.class_probabilities(keras_model, variants, batch_size)[:, classes[i]]
+    return DeletionCurve(method, fractions, scores)
+
+
+# ---------------------------------------------------------------------------------------
+# Model randomization
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman rank correlation of two maps (ties get their average rank).
+
+    A constant map (e.g. an empty heatmap) keeps nothing of the other's structure: 0.
+    """
+    ra, rb = _ranks(np.ravel(a)), _ranks(np.ravel(b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    norm = np.sqrt((ra**2).sum() * (rb**2).sum())
+    return float((ra * rb).sum() / norm) if norm > 0 else 0.0
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat(first + (counts - 1) / 2.0, counts)
+    return ranks
+
+
+@dataclass
+class Randomization:
+    """Outcome of the cascading model-randomization check.
+
+    Attributes:
+        layers: the checkpoints, top down; at step j every layer from the output down to
+            ``layers[j]`` (included) has fresh random weights.
+        maps: method -> (len(layers) + 1, N, ...) maps; index 0 is the trained model.
+        similarity: method -> (len(layers),) mean rank correlation with the trained model's
+            maps, one per checkpoint; near 1 means the map ignores the randomization.
+    """
+
+    layers: list[str]
+    maps: dict[str, np.ndarray]
+    similarity: dict[str, np.ndarray]
+
+    def table(self) -> str:
+        """The similarities as a text table, one row per checkpoint."""
+        methods = list(self.similarity)
+        lines = [f"{'randomized down to':>22} " + " ".join(f"{m:>16}" for m in methods)]
+        for j, layer in enumerate(self.layers):
+            lines.append(f"{layer:>22} " + " ".join(
+                f"{self.similarity[m][j]:16.2f}" for m in methods))
+        return "\n".join(lines)
+
+
+def weighted_layers(model) -> list[str]:
+    """Names of the layers with weights, from the output down to the input."""
+    model = cam.keras_model(model)
+    return [layer.name for layer in reversed(layer_tools.all_layers(model)) if layer.weights]
+
+
+def _default_checkpoints(model: keras.Model) -> list[str]:
+    return [layer.name for layer in reversed(layer_tools.all_layers(model))
+            if layer.weights and (layer_tools.is_conv(layer)
+                                  or isinstance(layer, keras.layers.Dense))]
+
+
+def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided backprop"),
+                            layers=None, seed: int = 0, **options) -> Randomization:
+    """Re-initialize the model from the top down and compare each method's maps with the
+    trained model's (Adebayo et al. 2018, cascading randomization).
+
+    The trained model is not touched: a copy is randomized, with each layer's own
+    initializer. The class explained stays the same at every step.
+
+    Args:
+        model: a Keras model ending in logits, or a ``VisModel``.
+        x: preprocessed images (N, H, W, C).
+        classes: the class to explain, one per image (or one for all).
+        methods: names from ``cam.METHODS``.
+        layers: checkpoints, top down (see ``Randomization``); default: every convolution
+            and dense layer.
+        seed: seed of the random weights (sets Keras' global seed).
+        options: passed to the methods.
+
+    Raises:
+        ValueError: an unknown method or checkpoint layer.
+    """
+    model = cam.keras_model(model)
+    x = cam.check_images(model, x)
+    classes = cam.check_classes(model, classes, len(x))
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    order = weighted_layers(model)
+    checkpoints = _default_checkpoints(model) if layers is None else list(layers)
+    missing = [name for name in checkpoints if name not in order]
+    if missing:
+        raise ValueError(f"{missing} are not layers with weights of {model.name!r}; choose "
+                         f"from {', '.join(order[:8])}, ...")
+    depths = [order.index(name) for name in checkpoints]
+    if depths != sorted(depths):
+        raise ValueError("List the checkpoint layers from the output down to the input.")
+
+    steps = [quiet_heatmaps(model, x, classes, methods, **options)]
+    keras.utils.set_random_seed(seed)
+    work, fresh = keras.models.clone_model(model), keras.models.clone_model(model)
+    work.set_weights(model.get_weights())
+    work_layers = {layer.name: layer for layer in layer_tools.all_layers(work)}
+    fresh_layers = {layer.name: layer for layer in layer_tools.all_layers(fresh)}
+
+    done = 0
+    for depth in depths:
+        for name in order[done:depth + 1]:
+            work_layers[name].set_weights(fresh_layers[name].get_weights())
+        done = depth + 1
+        steps.append(quiet_heatmaps(work, x, classes, methods, **options))
+    maps = {m: np.stack([step[m] for step in steps]) for m in methods}
+    similarity = {m: np.array([np.mean([rank_correlation(a, b) for a, b in zip(maps[m][0], s)])
+                               for s in maps[m][1:]]) for m in methods}
+    return Randomization(checkpoints, maps, similarity)

@@ -1,0 +1,272 @@
+"""Filters as objects: their weights shown as images, and how alike two filters are.
+
+A filter of the first convolution is a small k x k x 3 array of weights over RGB, so it can be
+drawn as a tiny colour image. Two filters can be compared by their weights (the cosine of their
+flattened kernels) or by what they do (how alike their activation maps are over a batch of
+images). ``similarity_order`` sorts a similarity matrix so that groups of alike filters form
+blocks along the diagonal; ``most_similar_pairs`` lists the closest pairs.
+
+References:
+    Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional Neural
+    Networks" (2012), fig. 3 (first-layer kernels as images); Atkins, Boman & Hendrickson,
+    "A Spectral Algorithm for Seriation" (1998).
+"""
+
+from __future__ import annotations
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers.ascent import affine_preprocessing, layer_model, model_parts
+from helpers.layers import all_layers, conv_layers, get_layer, is_conv, require_spatial
+
+NORMALIZATIONS = ("shared", "each")
+#: Kernels or vectors smaller than this share of the largest one are zero up to rounding.
+NEGLIGIBLE = 1e-6
+
+
+def conv_kernel(model, layer: str, fold_batch_norm: bool = True) -> np.ndarray:
+    """The kernel of convolution ``layer`` as (k, k, in_channels, filters).
+
+    Depthwise kernels (k, k, C, 1) are returned as (k, k, 1, C): one single-channel filter per
+    channel. With ``fold_batch_norm``, a batch normalization right after the convolution (as in
+    MobileNet) has its per-filter scale folded in, so kernels compare as the network uses them.
+
+    Raises:
+        ValueError: unknown layer, or a layer that is not a convolution.
+    """
+    keras_model = model_parts(model, None)[0]
+    found = get_layer(keras_model, layer)
+    if not is_conv(found):
+        raise ValueError(
+            f"Layer {layer!r} ({type(found).__name__}) is not a convolution, so it has no "
+            f"kernels. Convolutions of this model: {', '.join(conv_layers(keras_model)[:6])}, ..."
+        )
+    if isinstance(found, keras.layers.SeparableConv2D):
+        kernel = found.pointwise_kernel.numpy()
+    else:
+        kernel = found.kernel.numpy()
+    if isinstance(found, keras.layers.DepthwiseConv2D):
+        kernel = np.transpose(kernel, (0, 1, 3, 2))
+    if fold_batch_norm:
+        kernel = kernel * _batch_norm_scale(keras_model, found, kernel.shape[-1])
+    return kernel.astype(np.float32)
+
+
+def _batch_norm_scale(model, conv, filters: int) -> np.ndarray:
+    """gamma / sqrt(var + eps) of the batch norm fed by ``conv``, or ones if there is none."""
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            try:
+                fed_by_conv = layer.input is conv.output
+            except (AttributeError, ValueError):  # a layer used more than once has no .input
+                continue
+            if fed_by_conv:
+                gamma = layer.gamma.numpy() if layer.scale else np.ones(filters)
+                var = layer.moving_variance.numpy()
+                return (gamma / np.sqrt(var + layer.epsilon)).astype(np.float32)
+    return np.ones(filters, np.float32)
+
+
+def rgb_kernels(model, layer: str | None = None, preprocess=None) -> np.ndarray:
+    """The first-layer kernels as they act on RGB pixels, (filters, k, k, 3).
+
+    A kernel multiplies the model's preprocessed input; rewritten over RGB pixels it becomes
+    M^T w, with M the preprocessing's per-pixel matrix. For VGG16 that swaps the channels back
+    from BGR to RGB; for [-1, 1] models it only rescales.
+
+    Args:
+        model: a VisModel or Keras model.
+        layer: a convolution that reads the RGB input (default: the model's first convolution).
+        preprocess: the preprocessing, for a bare Keras model (see ``ascent.maximize``).
+
+    Raises:
+        ValueError: the layer's kernels do not see three input channels.
+    """
+    keras_model, preprocess, _ = model_parts(model, preprocess)
+    layer = layer or conv_layers(keras_model)[0]
+    kernel = conv_kernel(keras_model, layer)
+    if kernel.shape[2] != 3:
+        raise ValueError(
+            f"The kernels of {layer!r} see {kernel.shape[2]} input channels, not the 3 of an RGB "
+            f"image, so they cannot be drawn as colour images. Use the first convolution, "
+            f"{conv_layers(keras_model)[0]!r}."
+        )
+    matrix, _ = affine_preprocessing(preprocess, 3)
+    return np.einsum("hwcf,cd->fhwd", kernel, matrix)
+
+
+def kernel_images(kernels: np.ndarray, normalize: str = "shared") -> np.ndarray:
+    """Map kernels (filters, k, k, 3) to RGB images in [0, 1] where 0.5 grey is a zero weight.
+
+    ``"shared"`` divides every kernel by the layer's largest absolute weight, so strong and weak
+    filters can be compared; ``"each"`` divides each kernel by its own, to see the pattern of
+    weak ones. Positive weights turn a channel up, negative ones down, either way from grey.
+    A kernel below ``NEGLIGIBLE`` times the layer's largest weight (a dead filter) stays grey.
+
+    Raises:
+        ValueError: unknown normalization, or a kernel array of the wrong shape.
+    """
+    kernels = np.asarray(kernels, dtype=np.float64)
+    if kernels.ndim != 4 or kernels.shape[-1] not in (1, 3):
+        raise ValueError(f"Expected kernels (filters, k, k, 3); got shape {kernels.shape}. "
+                         "Get them with rgb_kernels(model).")
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}; got {normalize!r}.")
+    axes = (1, 2, 3) if normalize == "each" else (0, 1, 2, 3)
+    peak = np.abs(kernels).max(axis=axes, keepdims=True)
+    # a kernel that is zero up to rounding stays grey instead of showing magnified noise
+    visible = peak > NEGLIGIBLE * np.abs(kernels).max()
+    scaled = np.divide(kernels, 2 * peak, out=np.zeros_like(kernels), where=visible)
+    return np.clip(0.5 + scaled, 0.0, 1.0)
+
+
+def cosine_similarity(vectors: np.ndarray, center: bool = False) -> np.ndarray:
+    """Pairwise cosine similarity of the rows of ``vectors`` (n, d), as an (n, n) matrix.
+
+    With ``center`` each row's mean is removed first, which makes it Pearson's correlation.
+    A row of zeros, or one below ``NEGLIGIBLE`` times the longest row (zero up to rounding), is
+    similar to nothing (0), itself included, instead of dividing by zero.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2:
+        raise ValueError(f"Expected vectors as rows of a 2-D array; got shape {vectors.shape}.")
+    if center:
+        vectors = vectors - vectors.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    nonzero = norms > NEGLIGIBLE * norms.max(initial=0.0)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=nonzero)
+    return np.clip(unit @ unit.T, -1.0, 1.0)
+
+
+def kernel_similarity(model, layer: str) -> np.ndarray:
+    """Cosine similarity of the flattened kernels of convolution ``layer``, (filters, filters).
+
+    1 means the same pattern of weights up to scale, -1 the opposite pattern (an "on" and an
+    "off" detector), 0 unrelated.
+    """
+    kernel = conv_kernel(model, layer)
+    return cosine_similarity(kernel.reshape(-1, kernel.shape[-1]).T)
+
+
+def activation_similarity(model, layer: str, images, center: bool = True,
+                          batch_size: int = 32) -> np.ndarray:
+    """How alike the filters of ``layer`` respond: the cosine similarity of their activation
+    maps over a batch of images, flattened over images and positions, (filters, filters).
+
+    Args:
+        model: a VisModel (``images`` are uint8 RGB) or a Keras model (``images`` preprocessed).
+        layer: a layer with a spatial output.
+        images: the batch, (N, H, W, 3).
+        center: remove each filter's mean response first (correlation). ReLU maps are never
+            negative, so without it every pair looks alike merely by being active together.
+        batch_size: images per forward pass.
+
+    Raises:
+        ValueError: no images, or a layer without a spatial output.
+    """
+    keras_model, _, _ = model_parts(model, None)
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"Expected a batch of images (N, H, W, 3) with N >= 1; "
+                         f"got {images.shape}.")
+    require_spatial(keras_model, layer)
+    inputs = model.preprocess(images) if keras_model is not model else images.astype(np.float32)
+    net = layer_model(keras_model, layer)
+    maps = np.concatenate([keras.ops.convert_to_numpy(net(inputs[i:i + batch_size], training=False))
+                           for i in range(0, len(inputs), batch_size)])
+    return cosine_similarity(maps.reshape(-1, maps.shape[-1]).T, center=center)
+
+
+def similarity_order(similarity: np.ndarray) -> np.ndarray:
+    """An order of the filters that puts alike filters next to each other (spectral seriation):
+    sort by the Fiedler vector of the graph whose edge weights are (1 + similarity) / 2."""
+    similarity = _check_square(similarity)
+    weights = (1.0 + similarity) / 2.0
+    np.fill_diagonal(weights, 0.0)
+    laplacian = np.diag(weights.sum(axis=1)) - weights
+    _, vectors = np.linalg.eigh(laplacian)
+    fiedler = vectors[:, 1] if len(similarity) > 1 else np.zeros(1)
+    return np.argsort(fiedler, kind="stable")
+
+
+def most_similar_pairs(similarity: np.ndarray, k: int = 5,
+                       opposite: bool = False) -> list[tuple[int, int, float]]:
+    """The ``k`` pairs (i, j, similarity), i < j, with the highest similarity (or the lowest,
+    most opposite, with ``opposite=True``), best first."""
+    similarity = _check_square(similarity)
+    rows, cols = np.triu_indices(len(similarity), k=1)
+    values = similarity[rows, cols]
+    order = np.argsort(values if opposite else -values, kind="stable")[:k]
+    return [(int(rows[i]), int(cols[i]), float(values[i])) for i in order]
+
+
+def _check_square(similarity) -> np.ndarray:
+    similarity = np.asarray(similarity, dtype=np.float64)
+    if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
+        raise ValueError(f"A similarity matrix is square; got shape {similarity.shape}.")
+    if not np.all(np.isfinite(similarity)):
+        raise ValueError("The similarity matrix contains NaN or infinity.")
+    return similarity
+
+
+def show_similarity(similarity: np.ndarray, order=None, title: str | None = None, ax=None,
+                    tick_every: int | None = None):
+    """Draw a similarity matrix (optionally reordered) with a diverging colour scale from -1
+    (blue) to 1 (red); ticks name the filters. Returns the axes."""
+    similarity = _check_square(similarity)
+    order = np.arange(len(similarity)) if order is None else np.asarray(order)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.6, 4.0))
+    shown = similarity[np.ix_(order, order)]
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    every = tick_every or max(1, len(order) // 16)
+    ticks = np.arange(0, len(order), every)
+    ax.set_xticks(ticks, [str(order[t]) for t in ticks], fontsize=7, rotation=90)
+    ax.set_yticks(ticks, [str(order[t]) for t in ticks], fontsize=7)
+    ax.set_xlabel("filter", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def show_pairs(pairs, panels, measure: str = "cos", title: str | None = None, cmap=None,
+               size: float = 1.5, lead=None):
+    """Draw each pair (m, n, similarity), as from ``most_similar_pairs``, side by side in its
+    own frame titled with the two filters and their similarity; returns the figure.
+
+    Args:
+        pairs: (m, n, similarity) triples.
+        panels: ``panels[k]`` is what to draw for filter k (a kernel image, a map, ...).
+        measure: the similarity's name in the titles.
+        title: a title over the figure.
+        cmap: colour map for single-channel panels.
+        size: inches per panel.
+        lead: an optional (image, caption) drawn first, e.g. the image the maps come from.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("No pairs to show; most_similar_pairs(similarity, k=...) gives some.")
+    frames = len(pairs) + (lead is not None)
+    fig = plt.figure(figsize=(size * 2.3 * frames, size * 1.3 + (0.4 if title else 0.1)),
+                     layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(1, frames, wspace=0.03))
+    if lead is not None:
+        image, caption = lead
+        ax = subfigs[0].subplots(1, 1)
+        ax.imshow(image, cmap=cmap)
+        ax.axis("off")
+        subfigs[0].suptitle(caption, fontsize=9)
+        subfigs = subfigs[1:]
+    for subfig, (m, n, value) in zip(subfigs, pairs):
+        subfig.set_facecolor("#f2f2f2")
+        for ax, k in zip(subfig.subplots(1, 2), (m, n)):
+            ax.imshow(panels[k], cmap=cmap, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_xlabel(str(k), fontsize=8, labelpad=2)
+        subfig.suptitle(f"{measure} {value:+.2f}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -1,0 +1,113 @@
+"""Class neurons: ascent raises the class's logit until the model sees the class."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import class_neurons
+
+
+def test_ascent_makes_every_shape_the_top_prediction(shapes_model):
+    result = class_neurons.class_images(shapes_model, list(shapes_model.class_names), steps=64)
+    start = class_neurons.predict(shapes_model, np.zeros((6, 96, 96, 3)), range(6)).logits
+    assert np.all(result.prediction.logits > start + 1.0), (start, result.prediction.logits)
+    assert result.prediction.hits.all(), str(result.prediction)
+    assert result.images.shape == (6, 96, 96, 3) and result.images.dtype == np.uint8
+
+
+def test_prediction_agrees_with_the_model(shapes_model):
+    result = class_neurons.class_images(shapes_model, ["star", 0], steps=5)
+    logits = shapes_model.model(result.inputs).numpy()
+    pred = result.prediction
+    np.testing.assert_array_equal(pred.classes, [3, 0])
+    np.testing.assert_allclose(pred.logits, logits[[0, 1], [3, 0]], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(pred.top, logits.argmax(axis=1))
+    assert np.all((0 <= pred.probabilities) & (pred.probabilities <= pred.top_probabilities))
+    np.testing.assert_allclose(pred.others, [(logits[0].sum() - logits[0, 3]) / 5,
+                                             (logits[1].sum() - logits[1, 0]) / 5], rtol=1e-4)
+    assert "star" in str(result) and "top prediction" in str(result)
+
+
+def test_softmax_objective_reaches_a_probability_not_a_logit(shapes_model):
+    result = class_neurons.class_images(shapes_model, "ring", objective="softmax", steps=10)
+    history = result.history
+    assert history.shape == (10, 1) and np.all((history >= 0) & (history <= 1))
+    assert history[-1, 0] > history[0, 0]
+
+
+def test_a_plain_keras_model_takes_indices(tiny_cnn):
+    result = class_neurons.class_images(tiny_cnn, 2, steps=5, init="noise")
+    assert result.prediction.classes.tolist() == [2]
+    assert result.prediction.class_names == ("0", "1", "2")
+
+
+def test_flamingo_is_looked_up_by_name(mobilenet):
+    result = class_neurons.class_images(mobilenet, "flamingo", steps=3)
+    assert result.prediction.classes.tolist() == [130]
+    assert result.prediction.logits[0] > result.history[0, 0]
+
+
+def _softmax_model():
+    inputs = keras.Input((16, 16, 3))
+    features = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(features))
+
+
+@pytest.mark.parametrize("model, cls, message", [
+    ("shapes", "circel", "Unknown class name 'circel'. Did you mean: circle"),
+    ("shapes", 6, "Class index 6 is out of range.*0 to 5"),
+    ("shapes", -1, "out of range"),
+    ("tiny", "circle", "plain Keras model has no class names"),
+    ("softmax", 0, "softmax probabilities, not logits.*classifier_activation=None"),
+])
+def test_bad_classes_and_models_are_explained(shapes_model, tiny_cnn, model, cls, message):
+    model = {"shapes": shapes_model, "tiny": tiny_cnn, "softmax": _softmax_model()}[model]
+    with pytest.raises(ValueError, match=message):
+        class_neurons.class_images(model, cls, steps=2)
+
+
+def test_an_unknown_objective_is_explained(shapes_model):
+    with pytest.raises(ValueError, match="'logit' or 'softmax'"):
+        class_neurons.class_images(shapes_model, "star", objective="probability", steps=2)
+
+
+def test_softmax_gradient_is_p0_p1_times_the_weight_difference():
+    inputs = keras.Input((2, 2, 1))
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    w = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    dense.set_weights([w, np.zeros(2, np.float32)])
+    x = np.random.default_rng(1).normal(size=(1, 2, 2, 1)).astype(np.float32)
+    logits = x.reshape(1, 4) @ w
+    p = np.exp(logits) / np.exp(logits).sum()
+    expected = p[0, 0] * p[0, 1] * (w[:, 0] - w[:, 1])  # d p_0 / d x
+    rms = class_neurons.objective_gradient_rms(model, x, [0], "softmax")
+    assert rms[0] == pytest.approx(np.sqrt(np.mean(expected ** 2)), rel=1e-4)
+    logit_rms = class_neurons.objective_gradient_rms(model, x, [0], "logit")
+    assert logit_rms[0] == pytest.approx(np.sqrt(np.mean(w[:, 0] ** 2)), rel=1e-4)
+
+
+def test_results_from_a_hand_written_loop_and_subsets(shapes_model):
+    inputs = np.random.default_rng(0).uniform(-1, 1, (3, 96, 96, 3)).astype(np.float32)
+    result = class_neurons.from_inputs(shapes_model, inputs, ["circle", "ring", 2],
+                                       history=np.ones((4, 3)))
+    assert result.images.shape == (3, 96, 96, 3) and result.images.dtype == np.uint8
+    part = result[1:]
+    assert part.prediction.classes.tolist() == [5, 2] and part.history.shape == (4, 2)
+    np.testing.assert_array_equal(part.inputs, inputs[1:])
+
+
+def test_figures_and_explorer_draw(shapes_model):
+    import matplotlib.pyplot as plt
+
+    result = class_neurons.class_images(shapes_model, ["star", "ring"], steps=3)
+    fig = class_neurons.show_class_images({"a": result, "b": result},
+                                          examples=shapes_model.samples)
+    assert len(fig.axes) == 6
+    assert len(class_neurons.show_class_images({"a": result[:1], "b": result[:1]}).axes) == 2
+    explorer = class_neurons.ClassExplorer(shapes_model)
+    explorer.remember(result, steps=3)
+    image, x = explorer.generate("ring", "logit", result.regularization, 3)
+    np.testing.assert_array_equal(image, result.images[1])  # remembered, not recomputed
+    assert len(explorer.figure("ring", "logit", result.regularization, 3).axes) == 2
+    plt.close("all")
