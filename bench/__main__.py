@@ -12,8 +12,8 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     wanted = (sys.argv[1:] if argv is None else argv)
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
-                   if not m.name.startswith("_"))
+    folder = str(Path(__file__).parent)
+    names = sorted(m.name for m in pkgutil.iter_modules([folder]) if not m.name.startswith("_"))
     unknown = set(wanted) - set(names)
     if unknown:
         print(f"Unknown benchmark(s) {sorted(unknown)}; choose from {names}.", file=sys.stderr)
