@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -160,7 +161,8 @@ def good_probability(model, images, batch_size: int = 256) -> np.ndarray:
             f"{images.shape}. Turn other page images into pages with gestalt.to_page(image)."
         )
     logits = model.predict(preprocess(images), batch_size=batch_size, verbose=0)
-    return np.asarray(keras.ops.softmax(logits, axis=-1))[:, pages.CLASSES.index("good")]
+    odds = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (odds / odds.sum(axis=1, keepdims=True))[:, pages.CLASSES.index("good")]
 
 
 def roc_curve(p_good, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -307,18 +309,18 @@ def paper_page(title: str, authors: str, text: str, teaser=None, figures=(),
     top = 0.835
     if teaser is not None:
         top = _image_axes(fig, teaser, 0.5, top, width=0.84, max_height=0.24)
-        fig.text(0.08, top - 0.008, "Figure 1. " + paragraphs[0][:110] + "...", fontsize=8,
-                 va="top")
+        caption = textwrap.shorten("Figure 1. " + paragraphs[0], 110, placeholder=" ...")
+        fig.text(0.08, top - 0.008, caption, fontsize=8, va="top")
         top -= 0.035
     size, spacing = 9.5, 1.2  # points; 10-point text set solid, as conference papers are
     lines = [line for paragraph in paragraphs * 20
-             for line in textwrap.wrap(paragraph, 54) + [""]]
+             for line in textwrap.wrap(paragraph, 50) + [""]]
     pitch, bottom = size * spacing / 72 / 11, 0.07
     column_top = {0: top, 1: top}
     for image in figures:  # floats go to the top of the right column
         column_top[1] = _image_axes(fig, image, 0.72, column_top[1], width=0.4,
                                     max_height=0.22) - 0.03
-    for column, x in ((0, 0.08), (1, 0.52)):
+    for column, x in ((0, 0.08), (1, 0.53)):
         rows = int((column_top[column] - bottom) / pitch)
         body = "\n".join(lines[:rows])
         lines = lines[rows:]
@@ -371,8 +373,11 @@ def show_verdict(vm: VisModel, image, title: str = "", axes=None):
     axes[1].imshow(page)
     axes[1].set_title(f"what the reviewer sees\nP(good) = {p_good:.1%}", fontsize=9)
     axes[1].axis("off")
-    heat = cam.grad_cam(vm, vm.preprocess(page), vm.class_index("good"))[0]
-    show_heatmap(page, heat, title="Grad-CAM for \"good\"", ax=axes[2])
+    with warnings.catch_warnings():  # a page with nothing good about it is a finding here
+        warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
+        heat = cam.grad_cam(vm, vm.preprocess(page), vm.class_index("good"))[0]
+    title = 'Grad-CAM for "good"' if heat.max() > 0 else 'Grad-CAM for "good":\nnothing speaks for it'
+    show_heatmap(page, heat, title=title, ax=axes[2])
     return p_good
 
 
