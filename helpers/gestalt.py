@@ -161,8 +161,7 @@ def good_probability(model, images, batch_size: int = 256) -> np.ndarray:
             f"{images.shape}. Turn other page images into pages with gestalt.to_page(image)."
         )
     logits = model.predict(preprocess(images), batch_size=batch_size, verbose=0)
-    odds = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (odds / odds.sum(axis=1, keepdims=True))[:, pages.CLASSES.index("good")]
+    return np.asarray(keras.ops.softmax(logits, axis=-1))[:, pages.CLASSES.index("good")]
 
 
 def roc_curve(p_good, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -309,18 +308,18 @@ def paper_page(title: str, authors: str, text: str, teaser=None, figures=(),
     top = 0.835
     if teaser is not None:
         top = _image_axes(fig, teaser, 0.5, top, width=0.84, max_height=0.24)
-        caption = textwrap.shorten("Figure 1. " + paragraphs[0], 110, placeholder=" ...")
-        fig.text(0.08, top - 0.008, caption, fontsize=8, va="top")
+        fig.text(0.08, top - 0.008, "Figure 1. " + paragraphs[0][:110] + "...", fontsize=8,
+                 va="top")
         top -= 0.035
     size, spacing = 9.5, 1.2  # points; 10-point text set solid, as conference papers are
     lines = [line for paragraph in paragraphs * 20
-             for line in textwrap.wrap(paragraph, 50) + [""]]
+             for line in textwrap.wrap(paragraph, 54) + [""]]
     pitch, bottom = size * spacing / 72 / 11, 0.07
     column_top = {0: top, 1: top}
     for image in figures:  # floats go to the top of the right column
         column_top[1] = _image_axes(fig, image, 0.72, column_top[1], width=0.4,
                                     max_height=0.22) - 0.03
-    for column, x in ((0, 0.08), (1, 0.53)):
+    for column, x in ((0, 0.08), (1, 0.52)):
         rows = int((column_top[column] - bottom) / pitch)
         body = "\n".join(lines[:rows])
         lines = lines[rows:]
