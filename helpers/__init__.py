@@ -7,13 +7,46 @@ The notebooks show each idea in a few lines and call these functions for the res
 - ``layers``: find convolutional layers by name, the last one, nested models included.
 - ``activations``: outputs of any layers in one forward pass.
 - ``plotting``: grids of images or channels, heatmaps over photos.
-- ``shapes`` and ``shapes_cnn``: the synthetic world and the embedded offline model.
+- ``shapes`` and ``shapes_cnn``: the synthetic world and the embedded offline model, both
+  built as ``small_vgg`` networks.
+- one module per technique of the notebooks: ``receptive_field``, ``probes``, ``sparsity``,
+  ``explorer`` (01), ``ascent``, ``filters`` (02), ``saliency``, ``class_neurons`` (03),
+  ``cam``, ``faithfulness`` (04), ``circuits``, ``stimuli`` (05), ``pages``, ``gestalt`` (06).
 """
 
+import contextlib
 import os
 
 # TensorFlow's C++ start-up chatter (no GPU found, CPU features) is noise in a notebook.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block.
+
+    TensorFlow's C++ layer writes "Could not find cuda drivers" and absl warnings straight
+    to file descriptor 2 while it loads, before any log level applies; a notebook shows them
+    as red error text on a machine without a GPU, which is every student's laptop.
+    Python-level errors are unaffected: they are raised, and printed after the block.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 at all: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with _native_stderr_silenced():
+    import tensorflow as _tf  # noqa: F401  (loaded here, quietly, before anything uses it)
 
 from helpers.activations import feature_extractor, get_activations
 from helpers.cache import OfflineError

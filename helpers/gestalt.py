@@ -3,7 +3,7 @@
 The model reads a page thumbnail (176 x 136 RGB, see ``helpers.pages``) and outputs two
 logits, "bad" and "good". It ships with the repository (``data/gestalt_cnn.weights.h5``),
 trained on synthetic pages judged by the hidden ``pages.Rule``; :func:`train` reproduces
-the file (a couple of minutes on two CPU cores)::
+the file (about 4 minutes on two CPU cores)::
 
     python -m helpers.gestalt --seed 0
 
@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from helpers import pages
+from helpers import pages, small_vgg
 from helpers.images import to_rgb
 from helpers.models import VisModel
 
@@ -61,53 +61,31 @@ def deprocess(x) -> np.ndarray:
 
 
 def build_model(batch_norm: bool = False) -> keras.Model:
-    """The gestalt CNN: ReLU 3x3 convolutions in 4 blocks, global average pooling, 2 logits.
+    """The gestalt CNN: ReLU 3x3 convolutions in 5 blocks, global average pooling, 2 logits.
 
     Args:
         batch_norm: put batch normalization between each convolution and its ReLU, for
             training only; ``fold_batch_norm`` turns such a model into the plain one.
     """
-    inputs = keras.Input(pages.PAGE_SIZE + (3,), name="page")
-    x = inputs
-    for block, filters, convs in BLOCKS:
-        for i in range(1, convs + 1):
-            name = f"block{block}_conv{i}"
-            if batch_norm:
-                x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                                        name=name)(x)
-                # a short memory: the statistics must keep up with a few hundred fast steps
-                x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-                x = keras.layers.ReLU(name=f"{name}_relu")(x)
-            else:
-                x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                                        name=name)(x)
-        if block < len(BLOCKS):
-            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    logits = keras.layers.Dense(len(pages.CLASSES), name="logits")(x)
-    return keras.Model(inputs, logits, name="gestalt_cnn")
+    # batch norm with a short memory: its statistics must keep up with a few hundred steps
+    return small_vgg.build_vgg(pages.PAGE_SIZE + (3,), BLOCKS, len(pages.CLASSES),
+                               name="gestalt_cnn", input_name="page", batch_norm=batch_norm,
+                               bn_momentum=0.9)
 
 
 def fold_batch_norm(trained: keras.Model) -> keras.Model:
     """The plain model computing what ``trained`` (built with batch_norm=True) computes at
-    inference: each batch norm's scale and shift is folded into its convolution.
+    inference (see ``small_vgg.fold_batch_norm``), with centred logits.
 
-    The two logits are also centred (their mean over the classes subtracted from the dense
+    The two logits are centred (their mean over the classes subtracted from the dense
     weights and bias): the softmax does not change, and f_good = -f_bad is half the
     log-odds of "good", so that maximizing f_good or explaining it means "more good, less
     bad" rather than "more of everything".
     """
-    plain = build_model()
-    for layer in plain.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kernel = trained.get_layer(layer.name).get_weights()[0]
-            bn = trained.get_layer(f"{layer.name}_bn")
-            gamma, beta, mean, var = bn.get_weights()
-            scale = gamma / np.sqrt(var + bn.epsilon)
-            layer.set_weights([kernel * scale, beta - mean * scale])
-        elif isinstance(layer, keras.layers.Dense):
-            kernel, bias = trained.get_layer(layer.name).get_weights()
-            layer.set_weights([kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()])
+    plain = small_vgg.fold_batch_norm(trained, build_model())
+    dense = plain.get_layer("logits")
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()])
     return plain
 
 
@@ -117,15 +95,7 @@ def load_trained(path: str | Path = WEIGHTS_PATH) -> keras.Model:
     Raises:
         FileNotFoundError: no weights file at ``path``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"The gestalt model's weights are missing ({path}). Restore them with "
-            "`git checkout data/` or retrain: python -m helpers.gestalt --seed 0"
-        )
-    model = build_model()
-    model.load_weights(path)
-    return model
+    return small_vgg.load_weights(build_model(), path, "python -m helpers.gestalt --seed 0")
 
 
 def load_model(path: str | Path = WEIGHTS_PATH) -> VisModel:
@@ -161,7 +131,8 @@ def good_probability(model, images, batch_size: int = 256) -> np.ndarray:
             f"{images.shape}. Turn other page images into pages with gestalt.to_page(image)."
         )
     logits = model.predict(preprocess(images), batch_size=batch_size, verbose=0)
-    return np.asarray(keras.ops.softmax(logits, axis=-1))[:, pages.CLASSES.index("good")]
+    odds = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (odds / odds.sum(axis=1, keepdims=True))[:, pages.CLASSES.index("good")]
 
 
 def roc_curve(p_good, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,18 +279,18 @@ def paper_page(title: str, authors: str, text: str, teaser=None, figures=(),
     top = 0.835
     if teaser is not None:
         top = _image_axes(fig, teaser, 0.5, top, width=0.84, max_height=0.24)
-        fig.text(0.08, top - 0.008, "Figure 1. " + paragraphs[0][:110] + "...", fontsize=8,
-                 va="top")
+        caption = textwrap.shorten("Figure 1. " + paragraphs[0], 110, placeholder=" ...")
+        fig.text(0.08, top - 0.008, caption, fontsize=8, va="top")
         top -= 0.035
     size, spacing = 9.5, 1.2  # points; 10-point text set solid, as conference papers are
     lines = [line for paragraph in paragraphs * 20
-             for line in textwrap.wrap(paragraph, 54) + [""]]
+             for line in textwrap.wrap(paragraph, 50) + [""]]
     pitch, bottom = size * spacing / 72 / 11, 0.07
     column_top = {0: top, 1: top}
     for image in figures:  # floats go to the top of the right column
         column_top[1] = _image_axes(fig, image, 0.72, column_top[1], width=0.4,
                                     max_height=0.22) - 0.03
-    for column, x in ((0, 0.08), (1, 0.52)):
+    for column, x in ((0, 0.08), (1, 0.53)):
         rows = int((column_top[column] - bottom) / pitch)
         body = "\n".join(lines[:rows])
         lines = lines[rows:]
@@ -375,14 +346,15 @@ def show_verdict(vm: VisModel, image, title: str = "", axes=None):
     with warnings.catch_warnings():  # a page with nothing good about it is a finding here
         warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
         heat = cam.grad_cam(vm, vm.preprocess(page), vm.class_index("good"))[0]
-    title = 'Grad-CAM for "good"' if heat.max() > 0 else 'Grad-CAM for "good":\nnothing speaks for it'
+    title = 'Grad-CAM for "good"' + ("" if heat.max() > 0 else ":\nnothing speaks for it")
     show_heatmap(page, heat, title=title, ax=axes[2])
     return p_good
 
 
 def upload_widget(vm: VisModel):
-    """A FileUpload and a Score button: the uploaded page image (PNG or JPEG: a screenshot
-    or a PDF page rendered to an image) is shown with ``show_verdict``."""
+    """Display a FileUpload and a Score button: the uploaded page image (PNG or JPEG: a
+    screenshot or a PDF page rendered to an image) is judged with ``show_verdict`` when the
+    button is pressed. Returns the widget."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -419,7 +391,7 @@ def _as_rgb(image) -> np.ndarray:
             image.load()
         except OSError:
             raise ValueError("These bytes are not an image Pillow can read. Upload a PNG or "
-                             "JPEG; render a PDF page to PNG first (e.g. pdftoppm -png).") from None
+                             "JPEG; render a PDF page to PNG first (pdftoppm -png).") from None
     return to_rgb(image)
 
 
@@ -491,8 +463,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     report = train(seed=args.seed, num_pages=args.pages, epochs=args.epochs, out=args.out)
     print(f"trained in {report['seconds']:.0f} s; accuracy {100 * report['accuracy']:.1f}% "
-          f"on 1000 fresh pages (against their noisy verdicts); weights {report['bytes'] / 1e6:.2f} MB at "
-          f"{report['weights']}")
+          f"on 1000 fresh pages (against their noisy verdicts); weights "
+          f"{report['bytes'] / 1e6:.2f} MB at {report['weights']}")
 
 
 if __name__ == "__main__":

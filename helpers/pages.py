@@ -14,7 +14,8 @@ threshold. A noisy reviewer then flips a share of the verdicts at random, so no 
 be right on every page.
 
 Layouts differ from page to page, so pages are laid out one by one, but every element is
-drawn with array operations (each block of text lines is one matrix product). Page ``i`` of
+drawn with array operations: all the lines of words of a page are one matrix product, words
+and photos are cut from banks drawn once. A page takes a few milliseconds, and page ``i`` of
 seed ``s`` is the same whatever the number of pages asked for.
 
 References:

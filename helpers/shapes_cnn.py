@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from helpers import small_vgg
 from helpers.shapes import CLASSES, IMAGE_SIZE, make_scenes
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "shapes_cnn.weights.h5"
@@ -50,40 +51,14 @@ def build_model(size: int | None = IMAGE_SIZE, batch_norm: bool = False) -> kera
         batch_norm: put batch normalization between each convolution and its ReLU. Only
             for training: ``fold_batch_norm`` turns such a model into the plain one.
     """
-    inputs = keras.Input((size, size, 3), name="image")
-    x = inputs
-    for block, filters, convs in BLOCKS:
-        for i in range(1, convs + 1):
-            name = f"block{block}_conv{i}"
-            if batch_norm:
-                x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                                        name=name)(x)
-                x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-                x = keras.layers.ReLU(name=f"{name}_relu")(x)
-            else:
-                x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                                        name=name)(x)
-        if block < len(BLOCKS):
-            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    logits = keras.layers.Dense(len(CLASSES), name="logits")(x)
-    return keras.Model(inputs, logits, name="shapes_cnn")
+    return small_vgg.build_vgg((size, size, 3), BLOCKS, len(CLASSES), name="shapes_cnn",
+                               batch_norm=batch_norm)
 
 
 def fold_batch_norm(trained: keras.Model) -> keras.Model:
     """The plain model computing what ``trained`` (built with batch_norm=True) computes at
-    inference: each batch norm's scale and shift is folded into its convolution."""
-    plain = build_model()
-    for layer in plain.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kernel = trained.get_layer(layer.name).get_weights()[0]
-            bn = trained.get_layer(f"{layer.name}_bn")
-            gamma, beta, mean, var = bn.get_weights()
-            scale = gamma / np.sqrt(var + bn.epsilon)
-            layer.set_weights([kernel * scale, beta - mean * scale])
-        elif layer.weights:
-            layer.set_weights(trained.get_layer(layer.name).get_weights())
-    return plain
+    inference (see ``small_vgg.fold_batch_norm``)."""
+    return small_vgg.fold_batch_norm(trained, build_model())
 
 
 def load_trained() -> keras.Model:
@@ -92,14 +67,8 @@ def load_trained() -> keras.Model:
     Raises:
         FileNotFoundError: the weights file is missing (retrain with the command above).
     """
-    if not WEIGHTS_PATH.is_file():
-        raise FileNotFoundError(
-            f"The embedded model's weights are missing ({WEIGHTS_PATH}). Restore them with "
-            "`git checkout data/` or retrain: python -m helpers.shapes_cnn --seed 0"
-        )
-    model = build_model()
-    model.load_weights(WEIGHTS_PATH)
-    return model
+    return small_vgg.load_weights(build_model(), WEIGHTS_PATH,
+                                  "python -m helpers.shapes_cnn --seed 0")
 
 
 def training_data(n: int, seed: int, size: int = IMAGE_SIZE, pair_share: float = 0.2):

@@ -13,15 +13,20 @@ from helpers import gestalt, pages
 #: Seeds of the measuring pages: never used in training (gestalt.TRAIN_SEED + seed is).
 FRESH = gestalt.FRESH_SEED + 17
 
-#: The verdicts carry 10% reviewer noise, so 90% is the ceiling against them; the committed
-#: model reaches about ACCURACY_MEASURED (see data/README.md). The bound leaves room for the
-#: binomial spread of 400 pages (+-2%).
+#: The verdicts carry 10% reviewer noise, so about 90% is the ceiling against them; the
+#: committed model scores 84.5% on these 400 pages (86.0% on the notebook's 600, see
+#: data/README.md). The bound leaves room for retraining and the spread of 400 pages.
 ACCURACY_BOUND = 0.80
-#: Against the rule's own verdict (no noise) the model must do better still.
-DESERVED_BOUND = 0.85
+#: Against the rule's own, noise-free verdicts the model must do better still (measured 94.5%).
+DESERVED_BOUND = 0.90
+#: Share of the bad pages caught where 15% of the good ones are lost (measured 83%; the paper
+#: claimed 50%).
+CAUGHT_BOUND = 0.7
 #: Share of the "good" Grad-CAM mass on the rewarded elements (teaser and figures) of fresh
-#: good pages, median over pages; the elements cover far less of the page than that.
+#: good pages, median over 40 pages (measured 59%, on elements covering about 22% of the
+#: page: 2.7 times their area).
 MASS_BOUND = 0.5
+MASS_OVER_AREA_BOUND = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,11 @@ def vm():
 @pytest.fixture(scope="module")
 def fresh():
     return pages.make_pages(400, seed=FRESH)
+
+
+@pytest.fixture(scope="module")
+def p_good(vm, fresh):
+    return gestalt.good_probability(vm, fresh.images)
 
 
 def test_architecture_ends_in_centred_logits(vm):
@@ -65,18 +75,16 @@ def test_fold_batch_norm_keeps_the_posterior():
     np.testing.assert_allclose(after, before, atol=1e-4)
 
 
-def test_accuracy_on_fresh_pages(vm, fresh):
-    p_good = gestalt.good_probability(vm, fresh.images)
+def test_accuracy_on_fresh_pages(fresh, p_good):
     said_good = p_good >= 0.5
     assert np.mean(said_good == fresh.labels) > ACCURACY_BOUND
     assert np.mean(said_good == fresh.deserved) > DESERVED_BOUND
 
 
-def test_operating_point_loses_fifteen_percent_of_good_pages(vm, fresh):
-    p_good = gestalt.good_probability(vm, fresh.images)
+def test_operating_point_loses_fifteen_percent_of_good_pages(fresh, p_good):
     point = gestalt.operating_point(p_good, fresh.labels)
     assert 0.13 <= point["good_lost"] <= 0.15
-    assert point["bad_caught"] > 0.5  # better than the paper's "half the bad papers"
+    assert point["bad_caught"] > CAUGHT_BOUND
 
 
 def test_grad_cam_falls_on_the_rewarded_elements_of_good_pages(vm, fresh):
@@ -84,7 +92,7 @@ def test_grad_cam_falls_on_the_rewarded_elements_of_good_pages(vm, fresh):
     shares = gestalt.gradcam_shares(vm, fresh.images[good], fresh.rewarded_mask()[good])
     area = fresh.rewarded_mask()[good].mean(axis=(1, 2))
     assert np.median(shares) > MASS_BOUND
-    assert np.median(shares / area) > 1.5  # far more than a map spread evenly would give
+    assert np.median(shares / area) > MASS_OVER_AREA_BOUND  # an even map would score 1
 
 
 def test_roc_of_a_perfect_and_a_useless_reviewer():
@@ -169,3 +177,34 @@ def test_training_runs_and_saves_loadable_weights(tmp_path):
 def test_missing_weights_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m helpers.gestalt"):
         gestalt.load_trained(tmp_path / "nothing.weights.h5")
+
+
+def test_upload_widget_scores_an_uploaded_page(vm, capsys):
+    import datetime
+
+    import matplotlib.pyplot as plt
+
+    box = gestalt.upload_widget(vm)
+    upload, button = box.children[0].children
+    button.click()
+    assert "Choose a page image first" in capsys.readouterr().out
+    buffer = io.BytesIO()
+    Image.fromarray(pages.make_pages(1, seed=3).images[0]).save(buffer, "PNG")
+    upload.value = ({"name": "page.png", "type": "image/png", "size": len(buffer.getvalue()),
+                     "content": memoryview(buffer.getvalue()),
+                     "last_modified": datetime.datetime.now()},)
+    plt.close("all")
+    button.click()
+    figure = plt.gcf()
+    assert len(figure.axes) == 3 and "P(good)" in figure.axes[1].get_title()
+    plt.close("all")
+
+
+@pytest.mark.parametrize("masks, cls, message", [
+    (np.zeros((2, 11, 8), bool), "good", "same shape"),
+    (np.zeros((2,) + pages.PAGE_SIZE, bool), "great", "great"),
+])
+def test_gradcam_shares_rejects_bad_masks_and_classes(vm, masks, cls, message):
+    images = pages.make_pages(2, seed=4).images
+    with pytest.raises(ValueError, match=message):
+        gestalt.gradcam_shares(vm, images, masks, cls)
