@@ -14,6 +14,7 @@ if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
   .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q --no-deps -e .
   touch .venv/.installed
+  echo "Set up .venv in ${SECONDS} s."
 fi
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3} MPLBACKEND=${MPLBACKEND:-Agg}
 
