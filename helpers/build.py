@@ -25,8 +25,14 @@ NOTEBOOKS = ROOT / "notebooks"
 def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
     """Run one notebook in its own folder; save the executed copy and its HTML rendering."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    log = out_dir / "logs" / path.with_suffix(".log").name
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The kernel process's own chatter (transport warnings, native library lines) goes to a
+    # log file, not between the progress lines; cell outputs are in the notebook.
+    with open(log, "w") as kernel_stderr:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}
+                       ).execute(stderr=kernel_stderr)
     executed = out_dir / "notebooks" / path.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, executed)
@@ -52,7 +58,8 @@ def main(argv=None) -> int:
         try:
             page = execute(path, args.out.resolve())
         except CellExecutionError as err:
-            print(f"FAILED {path.name}:\n{err}", file=sys.stderr)
+            print(f"FAILED {path.name}:\n{err}\nKernel log: {args.out.resolve() / 'logs'}",
+                  file=sys.stderr)
             return 1
         print(f"{path.name}: {time.perf_counter() - start:.0f} s -> {page}")
     print(f"\nExecuted notebooks: {args.out.resolve() / 'notebooks'}")

@@ -40,3 +40,14 @@ def test_follows_the_skeleton(path):
     assert neighbours <= links, f"{path.name} must link to {sorted(neighbours - links)}"
     for link in links:
         assert (path.parent / link).exists() or link > path.name, f"dead link {link}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_imports_helpers_before_tensorflow(path):
+    # helpers loads TensorFlow quietly; importing it first prints red start-up lines.
+    setup = nbformat.read(path, as_version=4).cells[1].source
+    imports = re.findall(r"^(?:import|from) (\w+)", setup, flags=re.M)
+    assert "helpers" in imports, f"{path.name}: the setup cell must import helpers"
+    first = imports.index("helpers")
+    early = [name for name in imports[:first] if name in ("tensorflow", "keras")]
+    assert not early, f"{path.name}: import {early} after helpers, which quiets TensorFlow"
