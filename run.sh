@@ -16,7 +16,7 @@ if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
   touch .venv/.installed
   echo "Set up .venv in ${SECONDS} s."
 fi
-export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3} MPLBACKEND=${MPLBACKEND:-Agg}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 
 case "${1:-build}" in
   build)

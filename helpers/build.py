@@ -52,6 +52,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.model:
         os.environ["CNNVIS_MODEL"] = args.model
+    # Kernels inherit the environment: a non-interactive backend chosen for scripts (Agg)
+    # would stop them from drawing any figure into the notebooks.
+    os.environ.pop("MPLBACKEND", None)
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     for path in paths:
         start = time.perf_counter()

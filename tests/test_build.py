@@ -30,3 +30,13 @@ def test_a_failing_notebook_is_named_and_fails_the_job(tmp_path, capsys):
     assert build.main([str(source), "--out", str(tmp_path / "build")]) == 1
     err = capsys.readouterr().err
     assert "FAILED 02_bad.ipynb" in err and "no such layer" in err and "Kernel log" in err
+
+
+def test_figures_reach_the_notebook_even_with_a_script_backend_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    source = write_notebook(tmp_path / "03_plot.ipynb",
+                            "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()")
+    assert build.main([str(source), "--out", str(tmp_path / "build")]) == 0
+    executed = nbformat.read(tmp_path / "build" / "notebooks" / "03_plot.ipynb", as_version=4)
+    assert any("image/png" in output.get("data", {}) for output in executed.cells[0].outputs)
+    assert "data:image/png;base64" in (tmp_path / "build" / "html" / "03_plot.html").read_text()

@@ -41,7 +41,7 @@ def test_activations_match_a_direct_submodel(tiny_cnn, rng):
     x = rng.normal(size=(2, 16, 16, 3)).astype("float32")
     acts = activations.get_activations(tiny_cnn, ["conv1", "conv2"], x)
     assert acts["conv1"].shape == (2, 16, 16, 4) and acts["conv2"].shape == (2, 8, 8, 6)
-    direct = keras.Model(tiny_cnn.inputs, tiny_cnn.get_layer("conv2").output)(x)
+    direct = keras.Model(tiny_cnn.input, tiny_cnn.get_layer("conv2").output)(x)
     np.testing.assert_allclose(acts["conv2"], keras.ops.convert_to_numpy(direct), rtol=1e-5)
     assert (acts["conv1"] >= 0).all()  # after ReLU
 
