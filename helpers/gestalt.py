@@ -336,7 +336,7 @@ def show_verdict(vm: VisModel, image, title: str = "", axes=None):
     page = to_page(original)
     p_good = float(good_probability(vm, page)[0])
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(8.4, 3.9))
+        _, axes = plt.subplots(1, 3, figsize=(10.5, 5.4), layout="constrained")
     axes[0].imshow(original)
     axes[0].set_title(title or "the page", fontsize=9)
     axes[0].axis("off")

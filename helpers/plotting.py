@@ -37,8 +37,9 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"Got {len(titles)} titles for {len(images)} images.")
     rows, cols = grid_shape(len(images), ncols)
+    # constrained layout keeps each title clear of the panel above it, even with a suptitle
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -51,7 +52,6 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
             ax.set_title(titles[i], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 
