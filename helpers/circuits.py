@@ -938,6 +938,8 @@ def rotated_pairs(kernels, angles=(90, 180, 270), top: int = 6, margin: float = 
 # --- figures -----------------------------------------------------------------------------------
 
 WEIGHT_CMAP = "RdBu_r"  # red excites, blue inhibits
+#: Smallest font size of panel titles, in points: smaller ones are unreadable in the lectures.
+TITLE_FONTSIZE = 8
 
 
 def kernel_image(kernel) -> np.ndarray:
@@ -1029,7 +1031,7 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
     return fig
 
 
-def plot_tuning_grid(tuning: Tuning, highlight=(), ncols: int = 8, size: float = 1.05):
+def plot_tuning_grid(tuning: Tuning, highlight=(), ncols: int = 8, size: float = 1.4):
     """Every channel's tuning curve (at its preferred radius) as small multiples, each scaled to
     its own peak and titled with that radius and its tuning width; highlighted channels in red.
     Returns the figure."""
@@ -1052,14 +1054,14 @@ def plot_tuning_grid(tuning: Tuning, highlight=(), ncols: int = 8, size: float =
         ax.set_yticks([])
         label = (f"{c}: {radius_names[tuning.preferred_radius[c]]}, {width[c]:.0f}°" if peak > 0
                  else f"{c}: silent")
-        ax.set_title(label, fontsize=6.5, color=color, pad=2)
+        ax.set_title(label, fontsize=TITLE_FONTSIZE, color=color, pad=2)
         for spine in ax.spines.values():
             spine.set_color(color if c in highlight else "0.8")
     fig.suptitle(f"{tuning.layer}: response vs orientation (0-345°) at each channel's "
                  f"preferred radius; title: channel, radius, tuning width", fontsize=9)
     height = fig.get_figheight()  # fixed margins: tight_layout is slow on many small axes
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / height, top=1 - 0.45 / height,
-                        wspace=0.08, hspace=0.3 * 0.8 * size / (0.8 * size - 0.15))
+                        wspace=0.08, hspace=0.28 / (0.8 * size - 0.28))  # 0.28 in per title
     return fig
 
 
@@ -1068,7 +1070,7 @@ def _radius_name(radius: float) -> str:
 
 
 def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
-                       size: float = 2.5):
+                       size: float = 3.3):
     """Polar tuning curves of ``channels``, one line per radius (dashed: straight lines).
 
     Args:
@@ -1086,9 +1088,10 @@ def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
         raise ValueError("Give at least one channel.")
     extra = [name for name, given in (("stimulus", stimuli is not None),
                                       ("picture", pictures is not None)) if given]
-    fig = plt.figure(figsize=(size * len(channels), size * (1.15 + 0.45 * bool(extra))))
+    fig = plt.figure(figsize=(size * len(channels), size * (1.15 + 0.5 * bool(extra))))
     grid = fig.add_gridspec(2 if extra else 1, 2 * len(channels),
-                            height_ratios=[2.2, 1] if extra else [1], hspace=0.25, wspace=0.3)
+                            height_ratios=[1.75, 1.25] if extra else [1], hspace=0.2,
+                            wspace=0.15)
     theta = np.deg2rad(np.append(tuning.orientations, tuning.orientations[0]))
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(tuning.radii)))
     width = tuning.width
@@ -1099,12 +1102,12 @@ def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
             ax.plot(theta, np.append(curve, curve[0]), color=colors[row], lw=1.4,
                     ls="--" if np.isinf(radius) else "-", label=_radius_name(radius))
         ax.set_xticks(np.deg2rad(np.arange(0, 360, 45)))
-        ax.tick_params(labelsize=6, pad=0)
+        ax.tick_params(labelsize=8, pad=1)
         ax.set_yticks(np.linspace(0, max(tuning.peak[c], 1e-9), 4)[1:])
         ax.set_yticklabels([])
         ax.set_title(f"unit {c}: {tuning.preferred_orientation[c]:.0f}°, "
                      f"{_radius_name(tuning.radii[tuning.preferred_radius[c]])}, "
-                     f"width {width[c]:.0f}°", fontsize=8, pad=12)
+                     f"width {width[c]:.0f}°", fontsize=9, pad=14)
         panels = []
         if stimuli is not None:
             best = int(np.argmax(tuning.curve(c)))
@@ -1116,43 +1119,67 @@ def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
                                   else grid[1, 2 * i:2 * i + 2])
             if image is None:
                 _blank(sub, "dead unit")
+                sub.set_box_aspect(1)
             else:
-                sub.imshow(image, cmap="gray" if image.ndim == 2 else None)
+                sub.imshow(image, cmap="gray" if image.ndim == 2 else None,
+                           interpolation="bilinear")  # small pictures, shown large
                 sub.set_xticks([])
                 sub.set_yticks([])
-            sub.set_xlabel(text, fontsize=7, labelpad=2)
+            sub.set_xlabel(text, fontsize=TITLE_FONTSIZE + 1, labelpad=2)
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=len(tuning.radii),
-               fontsize=7, frameon=False)
-    fig.subplots_adjust(left=0.03, right=0.97, top=0.85, bottom=0.12)
+               fontsize=9, frameon=False)
+    height = fig.get_figheight()  # margins in inches: the title above, the legend below
+    fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.5 / height, bottom=0.45 / height)
     return fig
 
 
-def plot_rotated_pairs(kernels, pairs, size: float = 1.1):
-    """Each pair as [unit a | a rotated | unit b] with their similarity; RGB kernels are shown
-    as colours, others as the sum over input channels. Returns the figure."""
+def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = None):
+    """Each pair as [unit a | a rotated | unit b] with their similarity. Returns the figure.
+
+    Args:
+        kernels: (kh, kw, in_channels, units).
+        pairs: from ``rotated_pairs``.
+        size: inches per panel.
+        colour: show RGB kernels as colours (``kernel_image``). Default: only for kernels of at
+            most 3x3, where each pixel's colour is readable; larger ones (expanded kernels, whose
+            colours average out to pale greys) and non-RGB kernels are shown as the sum over
+            input channels in red (+) and blue (-).
+
+    Every panel is scaled to its own symmetric range (0 is grey or white, its own largest
+    |weight| saturates), so a weak kernel is as visible as a strong one.
+    """
     if not pairs:
         raise ValueError("No rotated pairs to show; lower the margin or try more angles.")
     kernels = np.asarray(kernels, dtype=np.float32)
-    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.6, size * len(pairs) + 0.4),
+    if colour is None:
+        colour = kernels.shape[2] == 3 and kernels.shape[0] * kernels.shape[1] <= 9
+    elif colour and kernels.shape[2] != 3:
+        raise ValueError(f"colour=True needs RGB kernels; these have {kernels.shape[2]} inputs.")
+    top = 0.45
+    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, size * len(pairs) + top),
                              squeeze=False)
 
     def show(ax, kernel, text):
-        if kernel.shape[-1] == 3:
-            ax.imshow(kernel_image(kernel))
+        if colour:
+            ax.imshow(kernel_image(kernel), interpolation="nearest")
         else:
             summed = kernel.sum(axis=-1)
             limit = max(np.abs(summed).max(), 1e-12)
-            ax.imshow(summed, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit)
+            ax.imshow(summed, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(text, fontsize=7, pad=2)
+        ax.set_title(text, fontsize=9, pad=3)
 
     for row, pair in enumerate(pairs):
         a, b = kernels[..., pair.a], kernels[..., pair.b]
         show(axes[row, 0], a, f"unit {pair.a}")
         show(axes[row, 1], rotate_kernel(a, pair.angle), f"{pair.a} turned {pair.angle:.0f}°")
         show(axes[row, 2], b, f"unit {pair.b}: cos {pair.similarity:.2f}")
-    fig.tight_layout(pad=0.3)
+    kh, kw = kernels.shape[:2]
+    how = ("colours, grey = 0" if colour else
+           "summed over inputs, red +, blue -" if kernels.shape[2] > 1 else "red +, blue -")
+    fig.suptitle(f"{kh}x{kw} kernels ({how}), each on its own scale", fontsize=9)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return fig
 
 

@@ -381,6 +381,49 @@ def test_circuit_figure_and_helpers_draw(tiny_cnn):
         plt.close(fig)
 
 
+def test_figure_titles_are_readable():
+    tuning = circuits.Tuning("conv", np.random.default_rng(0).random((2, 24, 5)),
+                             (4.0, np.inf), stimuli.ORIENTATIONS.astype(float))
+    grid = stimuli.curves(16, radii=(4.0, np.inf))
+    pictures = {0: np.zeros((8, 8, 3)), 2: None}
+    for fig in (circuits.plot_tuning_grid(tuning, highlight=[1]),
+                circuits.plot_tuning_curves(tuning, [0, 2], stimuli=grid, pictures=pictures),
+                circuits.plot_rotated_pairs(np.ones((3, 3, 3, 2)),
+                                            [circuits.RotatedPair(0, 1, 90, 1.0, 0.5)])):
+        texts = [ax.title for ax in fig.axes] + [ax.xaxis.label for ax in fig.axes]
+        sizes = [t.get_fontsize() for t in texts if t.get_text()]
+        assert sizes and min(sizes) >= 8
+        plt.close(fig)
+    fig = circuits.plot_tuning_curves(tuning, [0, 2], stimuli=grid, pictures=pictures)
+    assert fig.get_figwidth() >= 6 and fig.get_figheight() >= 5  # thumbnails big enough to read
+    polar = [ax for ax in fig.axes if ax.name == "polar"]
+    assert min(label.get_fontsize() for label in polar[0].get_xticklabels()) >= 8
+    plt.close(fig)
+
+
+def test_rotated_pairs_scale_each_kernel_to_its_own_symmetric_range():
+    rng = np.random.default_rng(0)
+    kernels = rng.normal(size=(8, 8, 3, 2)).astype(np.float32)
+    kernels[..., 1] *= 0.01  # a weak kernel must still use the whole colour scale
+    pair = circuits.RotatedPair(0, 1, 90, 0.9, 0.1)
+    fig = circuits.plot_rotated_pairs(kernels, [pair])
+    assert fig.get_figwidth() >= 5  # panels of about 1.8 in
+    for ax, kernel in zip(fig.axes, (kernels[..., 0], circuits.rotate_kernel(kernels[..., 0], 90),
+                                     kernels[..., 1])):
+        image = ax.get_images()[0]  # 8x8 RGB: the sum over inputs, red/blue
+        summed = kernel.sum(axis=-1)
+        np.testing.assert_allclose(image.get_array(), summed, rtol=1e-5)
+        low, high = image.get_clim()
+        assert low == pytest.approx(-high) and high == pytest.approx(np.abs(summed).max(), rel=1e-5)
+    plt.close(fig)
+    fig = circuits.plot_rotated_pairs(kernels[:3, :3], [pair])  # 3x3 RGB: colours
+    assert fig.axes[2].get_images()[0].get_array().shape == (3, 3, 3)
+    assert np.abs(fig.axes[2].get_images()[0].get_array() - 0.5).max() == pytest.approx(0.5)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="RGB"):
+        circuits.plot_rotated_pairs(kernels[:, :, :2], [pair], colour=True)
+
+
 def test_show_circuit_and_picker_compute_feature_visualizations(tiny_cnn):
     circ, fig = circuits.show_circuit(tiny_cnn, "conv2", 1, top=1, steps=2)
     assert circ.unit == 1
