@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import PercentFormatter
 
 from helpers.activations import feature_extractor
 from helpers.layers import require_spatial
@@ -185,6 +186,17 @@ def _without_common_suffix(names) -> list[str]:
     return [name[:-len(suffix)] for name in names]
 
 
+def dead_channel_ylim_top(per_image, never_active, floor: float = 0.05) -> float:
+    """Top of the y-axis of the "all-zero channels" panel: scaled to the data.
+
+    Such fractions are often a few percent or zero; on a 0-100% axis they would all lie on
+    the bottom line. So the axis ends 20% above the largest value (of any image or of the
+    never-active line), at least at ``floor`` (5%) and at most at 100% (plus a margin).
+    """
+    largest = max(float(np.max(per_image, initial=0.0)), float(np.max(never_active, initial=0.0)))
+    return min(1.02, max(floor, 1.2 * largest))
+
+
 def plot_distillation(stats: DistillationStats, highlight=None):
     """The three statistics per layer, input to output: batch mean and the middle 80% of images.
 
@@ -205,14 +217,18 @@ def plot_distillation(stats: DistillationStats, highlight=None):
                         label="10th-90th percentile of images")
         ax.plot(depth, values.mean(axis=1), "o-", color=color, ms=4, lw=2, label="batch mean")
         if key == "dead_channel_fraction":
-            ax.plot(depth, stats.never_active_fraction, "--", color="0.35", lw=1.3,
-                    label="zero on every image")
+            # Drawn on top, with its own markers, so it stays visible where it meets the mean.
+            ax.plot(depth, stats.never_active_fraction, "--", color="0.2", lw=1.3, marker="x",
+                    ms=5, zorder=3, label="zero on every image")
             ax.legend(fontsize=8, loc="upper right")
+            top = dead_channel_ylim_top(values, stats.never_active_fraction)
+            ax.set_ylim(-0.03 * top, top)
+        elif key == "zero_fraction":
+            ax.set_ylim(-0.02, 1.02)
         for name in highlight or ():
             ax.axvline(stats.layers.index(name), color="0.8", lw=0.8, zorder=0)
         if key != "mean_activation":
-            ax.set_ylim(-0.02, 1.02)
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_title(label, fontsize=11)
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)

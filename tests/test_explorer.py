@@ -124,6 +124,8 @@ def test_figure_shows_photo_map_and_top_channels(tiny_vm, images):
     fig = ex.figure("a", "conv2", channel=5)
     assert fig.axes[1].get_title() == "conv2[5]: 8x8 map"
     assert fig.axes[1].images[0].get_array().shape == (8, 8)
+    # the same colormap as every activation grid of the series
+    assert fig.axes[1].images[0].get_cmap().name == "viridis" == explorer.CMAP
     bars = fig.axes[2].patches
     assert len(bars) == 3 + (5 not in ex.top_channels("a", "conv2")[0])
     plt.close(fig)
