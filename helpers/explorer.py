@@ -22,13 +22,10 @@ import numpy as np
 
 from helpers.activations import feature_extractor
 from helpers.layers import require_spatial
-from helpers.plotting import grid_shape, upsample
+from helpers.plotting import ACTIVATION_CMAP, grid_shape, upsample
 
 #: Channels per page of a grid: 8 x 8 panels stay readable in a notebook.
 PER_PAGE = 64
-#: Colormap of every activation map, as in ``helpers.plotting.show_channels``: a channel looks
-#: the same in a grid, in the explorer and in the notebooks.
-CMAP = "viridis"
 SCALES = ("channel", "layer")
 
 
@@ -107,7 +104,7 @@ def tile(maps, ncols: int, gap: int = 1) -> np.ndarray:
 
 
 def _draw_mosaic(ax, scaled: np.ndarray, channels: list[int], ncols: int, labels: bool,
-                 dead: np.ndarray, cmap=CMAP):
+                 dead: np.ndarray, cmap=ACTIVATION_CMAP):
     height, width = scaled.shape[:2]
     gap = max(1, round(max(height, width) / 24))
     image = ax.imshow(tile(scaled, ncols, gap), cmap=plt.get_cmap(cmap).with_extremes(bad="white"),
@@ -305,7 +302,7 @@ class ActivationExplorer:
         axes[0].imshow(spotlight(photo, act / peak if peak > 0 else act))
         axes[0].set_title(f"{image}: lit where channel {channel} fires", fontsize=10)
         axes[0].axis("off")
-        shown = axes[1].imshow(act, cmap=CMAP, vmin=0, vmax=max(peak, 1e-9),
+        shown = axes[1].imshow(act, cmap=ACTIVATION_CMAP, vmin=0, vmax=max(peak, 1e-9),
                                interpolation="nearest")
         axes[1].set_title(f"{layer}[{channel}]: {act.shape[0]}x{act.shape[1]} map", fontsize=10)
         axes[1].axis("off")

@@ -34,6 +34,7 @@ from PIL import Image
 from helpers import pages, small_vgg
 from helpers.images import to_rgb
 from helpers.models import VisModel
+from helpers.small_vgg import deprocess, preprocess  # noqa: F401  (part of this module's API)
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "gestalt_cnn.weights.h5"
 
@@ -47,17 +48,6 @@ TRAIN_SEED = 1_000
 FRESH_SEED = 2_010
 #: Share of good pages a reviewer may lose at the paper's operating point.
 GOOD_LOST = 0.15
-
-
-def preprocess(images) -> np.ndarray:
-    """uint8 RGB pages in [0, 255] to the model's input range [-1, 1]."""
-    return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
-
-
-def deprocess(x) -> np.ndarray:
-    """The inverse of ``preprocess``: model inputs back to uint8 pages (clipped to [0, 255]),
-    e.g. the ``inputs`` of a gradient ascent, to see them as the model saw them."""
-    return np.clip((np.asarray(x, dtype=np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
 def build_model(batch_norm: bool = False) -> keras.Model:

@@ -9,6 +9,10 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+#: Colormap of activation maps everywhere in the series (grids, explorer, notebooks), so a
+#: channel looks the same wherever it is shown.
+ACTIVATION_CMAP = "viridis"
+
 
 def grid_shape(n: int, ncols: int | None = None) -> tuple[int, int]:
     """(rows, cols) of a grid holding ``n`` panels; near-square unless ``ncols`` is given."""
@@ -21,7 +25,7 @@ def grid_shape(n: int, ncols: int | None = None) -> tuple[int, int]:
 
 
 def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=None,
-                vmin=None, vmax=None):
+                vmin=None, vmax=None, frame=False):
     """Show images in a grid with optional titles; returns the figure.
 
     Args:
@@ -32,6 +36,8 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
         cmap: colormap for single-channel images.
         suptitle: title over the whole figure.
         vmin, vmax: shared colour scale for single-channel images (default: per image).
+        frame: a thin grey frame (no ticks) around each image, for images whose white parts
+            would otherwise merge with the page (an edge's bright half, a white background).
     """
     images = list(images)
     if titles is not None and len(titles) != len(images):
@@ -44,6 +50,8 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
         ax.axis("off")
         if i >= len(images):
             continue
+        if frame:
+            _frame(ax)
         image = np.asarray(images[i])
         if image.ndim == 3 and image.shape[-1] == 1:
             image = image[..., 0]
@@ -53,6 +61,15 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
     if suptitle:
         fig.suptitle(suptitle)
     return fig
+
+
+def _frame(ax, color="0.55", linewidth=0.8):
+    ax.axis("on")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color(color)
+        spine.set_linewidth(linewidth)
 
 
 def normalize_channels(maps: np.ndarray) -> np.ndarray:
@@ -66,7 +83,7 @@ def normalize_channels(maps: np.ndarray) -> np.ndarray:
     return np.where(peak > 0, np.maximum(maps, 0) / np.where(peak > 0, peak, 1), 0.0)
 
 
-def show_channels(maps, channels=None, ncols=8, size=1.3, cmap="viridis", title=None):
+def show_channels(maps, channels=None, ncols=8, size=1.3, cmap=ACTIVATION_CMAP, title=None):
     """Show the channels of one activation tensor (H, W, C) or (1, H, W, C) as a grid.
 
     Each channel is scaled by its own maximum (see ``normalize_channels``) so weak and

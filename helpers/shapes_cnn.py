@@ -25,6 +25,7 @@ import numpy as np
 
 from helpers import small_vgg
 from helpers.shapes import CLASSES, IMAGE_SIZE, make_scenes
+from helpers.small_vgg import preprocess
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "shapes_cnn.weights.h5"
 
@@ -36,11 +37,6 @@ TRAIN_SEED_BASE = 1_000
 
 #: (scene size, epochs) of the training schedule: progressive resizing, see ``train``.
 STAGES = ((64, 3), (96, 1))
-
-
-def preprocess(images) -> np.ndarray:
-    """uint8 RGB in [0, 255] to the model's input range [-1, 1]."""
-    return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
 
 
 def build_model(size: int | None = IMAGE_SIZE, batch_norm: bool = False) -> keras.Model:

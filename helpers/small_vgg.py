@@ -21,6 +21,17 @@ import keras
 import numpy as np
 
 
+def preprocess(images) -> np.ndarray:
+    """uint8 RGB in [0, 255] to these models' input range [-1, 1]."""
+    return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
+
+
+def deprocess(x) -> np.ndarray:
+    """The inverse of ``preprocess``: model inputs back to uint8 RGB (clipped to [0, 255]),
+    e.g. the ``inputs`` of a gradient ascent, to see them as the model saw them."""
+    return np.clip((np.asarray(x, dtype=np.float32) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
 def build_vgg(input_shape: tuple, blocks, num_classes: int, *, name: str,
               input_name: str = "image", batch_norm: bool = False,
               bn_momentum: float = 0.99) -> keras.Model:

@@ -182,24 +182,6 @@ def edges(size: int, orientations=ORIENTATIONS, softness: float = 1.0) -> np.nda
     return np.stack([edge(size, o, softness) for o in np.asarray(orientations, dtype=float)])
 
 
-def frame(axes, color="0.55", linewidth: float = 0.8) -> list:
-    """Draw a thin frame (spines on, no ticks) around each of ``axes``.
-
-    Stimuli are shown on a white page, where an edge's bright half or a white background would
-    otherwise merge with the page: framed, an edge reads as a half-plane. Returns the axes.
-    """
-    axes = list(np.ravel(axes)) if not hasattr(axes, "spines") else [axes]
-    for ax in axes:
-        ax.axis("on")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(True)
-            spine.set_color(color)
-            spine.set_linewidth(linewidth)
-    return axes
-
-
 def to_rgb(stimuli, foreground=(255, 255, 255), background=(0, 0, 0)) -> np.ndarray:
     """Stimuli in [0, 1] of any leading shape (..., H, W) as uint8 RGB (..., H, W, 3).
 

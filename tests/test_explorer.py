@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers import explorer
+from helpers import explorer, plotting
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 9, 16, 24, 48, 63, 64, 100, 256, 1000])
@@ -125,7 +125,7 @@ def test_figure_shows_photo_map_and_top_channels(tiny_vm, images):
     assert fig.axes[1].get_title() == "conv2[5]: 8x8 map"
     assert fig.axes[1].images[0].get_array().shape == (8, 8)
     # the same colormap as every activation grid of the series
-    assert fig.axes[1].images[0].get_cmap().name == "viridis" == explorer.CMAP
+    assert fig.axes[1].images[0].get_cmap().name == "viridis" == plotting.ACTIVATION_CMAP
     bars = fig.axes[2].patches
     assert len(bars) == 3 + (5 not in ex.top_channels("a", "conv2")[0])
     plt.close(fig)

@@ -65,3 +65,17 @@ def test_overlay_rejects_bad_alpha_and_3d_heatmap():
         plotting.overlay(np.zeros((4, 4, 3)), np.zeros((2, 2)), alpha=2)
     with pytest.raises(ValueError, match="must be 2-D"):
         plotting.overlay(np.zeros((4, 4, 3)), np.zeros((2, 2, 2)))
+
+
+def test_frame_draws_thin_spines_without_ticks_around_images_only():
+    # an edge's white half would vanish into the white page without a frame
+    images = [np.tile(np.arange(16) >= 8, (16, 1)).astype(float)] * 3
+    fig = plotting.show_images(images, ncols=2, cmap="gray", frame=True)
+    framed, empty = fig.axes[:3], fig.axes[3]
+    for ax in framed:
+        assert ax.axison and not ax.get_xticks().size and not ax.get_yticks().size
+        assert all(s.get_visible() and s.get_edgecolor()[:3] == (0.55, 0.55, 0.55)
+                   for s in ax.spines.values())
+    assert not empty.axison  # the unused panel stays blank
+    assert not plotting.show_images(images[:1]).axes[0].axison  # no frame by default
+    plt.close("all")

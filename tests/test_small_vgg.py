@@ -58,3 +58,11 @@ def test_saved_weights_load_back(tmp_path):
     x = np.ones((1, 16, 16, 3), "float32")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(other(x)),
                                keras.ops.convert_to_numpy(model(x)))
+
+
+def test_preprocess_maps_uint8_to_unit_range_and_deprocess_inverts_it():
+    images = np.array([[[[0, 128, 255]]]], dtype=np.uint8)
+    x = small_vgg.preprocess(images)
+    assert x.dtype == np.float32 and x.min() == -1.0 and x.max() == 1.0
+    np.testing.assert_array_equal(small_vgg.deprocess(x), images)
+    assert small_vgg.deprocess(np.array([-3.0, 3.0])).tolist() == [0, 255]  # clipped

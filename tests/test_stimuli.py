@@ -70,22 +70,6 @@ def test_to_rgb_colours():
     assert rgb[0, 2].tolist() == [128, 0, 128]
 
 
-def test_frame_turns_on_thin_spines_without_ticks():
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2)
-    for ax in axes:
-        ax.imshow(stimuli.edge(16, 90), cmap="gray")
-        ax.axis("off")  # as ``helpers.show_images`` leaves them: the white half would vanish
-    assert stimuli.frame(axes, color="0.5") == list(axes)
-    for ax in axes:
-        assert ax.axison and not ax.get_xticks().size and not ax.get_yticks().size
-        assert all(s.get_visible() and s.get_edgecolor()[:3] == (0.5, 0.5, 0.5)
-                   for s in ax.spines.values())
-    assert stimuli.frame(axes[0]) == [axes[0]]  # one axes works too
-    plt.close(fig)
-
-
 @pytest.mark.parametrize("call, match", [
     (lambda: stimuli.arc(4, 0, 2), "at least 8"),
     (lambda: stimuli.arc(20.5, 0, 2), "integer"),
