@@ -2,8 +2,9 @@
 
 The model reads a page thumbnail (176 x 136 RGB, see ``helpers.pages``) and outputs two
 logits, "bad" and "good". It ships with the repository (``data/gestalt_cnn.weights.h5``),
-trained on synthetic pages judged by the hidden ``pages.Rule``; :func:`train` reproduces
-the file (about 4 minutes on two CPU cores)::
+trained on synthetic pages judged by the hidden ``pages.Rule``; :func:`train` retrains it
+to the same accuracy (about 2.5 minutes on two CPU cores; byte for byte with TensorFlow's
+oneDNN kernels off, ``TF_ENABLE_ONEDNN_OPTS=0``, as it was trained)::
 
     python -m helpers.gestalt --seed 0
 

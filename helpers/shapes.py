@@ -77,6 +77,45 @@ def make_scenes(n: int, seed: int = 0, num_objects: int = 1, size: int = IMAGE_S
     return Scenes(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 
+def crop_around_first(scenes: Scenes, side: int, seed: int = 0) -> Scenes:
+    """Random ``side`` x ``side`` windows of ``scenes``, each holding its first object whole.
+
+    Objects keep the size they have in the full scenes, so a model trained on the crops
+    learns shapes at the scale it will meet, for a fraction of the pixels. Other objects
+    may be cut by the window; their masks are cut with them.
+
+    Raises:
+        ValueError: ``side`` is not between 1 and the scene size, or a first object is
+            larger than ``side`` in height or width.
+    """
+    n, size = scenes.images.shape[:2]
+    if not 1 <= side <= size:
+        raise ValueError(f"side must be between 1 and the scene size {size}, got {side}.")
+    rng = np.random.default_rng(seed)
+    first = scenes.masks[:, 0]
+    y0 = _window_starts(rng, first.any(axis=2), side)
+    x0 = _window_starts(rng, first.any(axis=1), side)
+    rows = np.arange(n)[:, None, None]
+    ys = y0[:, None, None] + np.arange(side)[None, :, None]
+    xs = x0[:, None, None] + np.arange(side)[None, None, :]
+    masks = scenes.masks.transpose(0, 2, 3, 1)[rows, ys, xs].transpose(0, 3, 1, 2)
+    return Scenes(scenes.images[rows, ys, xs], scenes.classes, masks)
+
+
+def _window_starts(rng, occupied, side):
+    """Random window starts along one axis such that each row's occupied span fits inside."""
+    size = occupied.shape[1]
+    index = np.arange(size)
+    first = np.where(occupied, index, size).min(axis=1)
+    last = np.where(occupied, index, -1).max(axis=1)
+    if np.any(last - first + 1 > side):
+        raise ValueError(f"A first object spans {int((last - first + 1).max())} px, more "
+                         f"than the {side} px window; use a larger side.")
+    low = np.maximum(0, last - side + 1)
+    high = np.minimum(first, size - side)
+    return low + (rng.random(len(first)) * (high - low + 1)).astype(int)
+
+
 def _render(rng, n, num_objects, size, classes):
     chosen = _pick_classes(rng, n, num_objects) if classes is None else classes
     image = _background(rng, n, size)

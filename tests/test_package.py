@@ -13,3 +13,21 @@ def test_import_prints_no_tensorflow_start_up_lines_and_keeps_stderr():
     assert result.returncode == 0, result.stderr
     assert "cudart" not in result.stderr and "absl" not in result.stderr, result.stderr
     assert "still here" in result.stderr
+
+
+def _onednn_setting(env):
+    """TensorFlow's own view of whether its oneDNN kernels are on, after ``import helpers``."""
+    script = ("import helpers\n"
+              "from tensorflow.python.util import _pywrap_util_port as port\n"
+              "print(port.IsMklEnabled())")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env={"PATH": "/usr/bin:/bin", **env},
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_helpers_turns_onednn_on_unless_the_user_chose():
+    # oneDNN trains the shapes CNN 1.5x faster on AVX2 CPUs, where TensorFlow leaves it off.
+    assert _onednn_setting({}) == "True"
+    assert _onednn_setting({"TF_ENABLE_ONEDNN_OPTS": "0"}) == "False"

@@ -59,6 +59,44 @@ def test_bad_parameters(kwargs, words):
         shapes.make_scenes(**kwargs)
 
 
+def test_crops_hold_the_first_object_whole_at_its_full_scale():
+    scenes = shapes.make_scenes(40, seed=6, num_objects=2)
+    crops = shapes.crop_around_first(scenes, 64, seed=1)
+    assert crops.images.shape == (40, 64, 64, 3) and crops.masks.shape == (40, 2, 64, 64)
+    assert np.array_equal(crops.masks[:, 0].sum(axis=(1, 2)), scenes.masks[:, 0].sum(axis=(1, 2)))
+    assert (crops.masks[:, 1].sum(axis=(1, 2)) < scenes.masks[:, 1].sum(axis=(1, 2))).any()
+    for scene, crop in zip(scenes.images[:5], crops.images[:5]):  # a window of the scene
+        hits = [(y, x) for y in range(33) for x in range(33)
+                if np.array_equal(scene[y:y + 64, x:x + 64], crop)]
+        assert hits
+    again = shapes.crop_around_first(scenes, 64, seed=1)
+    other = shapes.crop_around_first(scenes, 64, seed=2)
+    assert np.array_equal(again.images, crops.images)
+    assert not np.array_equal(other.images, crops.images)
+
+
+@pytest.mark.parametrize("side, words", [
+    (0, "side must be between 1 and the scene size 96"),
+    (97, "side must be between 1 and the scene size 96"),
+    (20, "more than the 20 px window; use a larger side"),
+])
+def test_bad_crop_sides(side, words):
+    scenes = shapes.make_scenes(3, seed=7)
+    with pytest.raises(ValueError, match=words):
+        shapes.crop_around_first(scenes, side)
+
+
+def test_training_targets_share_pairs_by_the_visible_part_of_each_object():
+    x, y = shapes_cnn.training_data(50, seed=0, pair_share=0.4)
+    assert x.shape == (50, 64, 64, 3) and -1 <= x.min() and x.max() <= 1
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    assert (y[:30].max(axis=1) == 1.0).all()  # single objects: one-hot
+    pair_targets = np.sort(y[30:], axis=1)[:, -2:]
+    assert (pair_targets[:, 1] >= 0.5).all()  # the first object is always whole
+    assert (pair_targets[:, 0] == 0.5).any()  # both whole: half-half
+    assert ((0 < pair_targets[:, 0]) & (pair_targets[:, 0] < 0.5)).any()  # second one cut
+
+
 @pytest.fixture(scope="module")
 def model():
     return shapes_cnn.load_trained()
@@ -73,7 +111,7 @@ def test_two_object_scenes_rank_both_classes_on_top(model):
     logits = model.predict(shapes_cnn.preprocess(scenes.images), verbose=0)
     top2 = np.sort(np.argsort(logits, axis=1)[:, -2:], axis=1)
     hits = np.mean((top2 == np.sort(scenes.classes, axis=1)).all(axis=1))
-    assert hits >= 0.85, f"top-2 = both present classes in only {hits:.0%} of scenes"
+    assert hits >= 0.9, f"top-2 = both present classes in only {hits:.0%} of scenes"
 
 
 def _edge(vertical: bool, size=96):
