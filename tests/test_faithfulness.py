@@ -146,12 +146,20 @@ def test_cascading_randomization_leaves_the_model_alone(tiny_cnn, x16):
 
 def test_grad_cam_passes_the_sanity_check_guided_backprop_fails(shapes_model):
     """Adebayo et al.: after the top layer alone is re-initialized, Grad-CAM's map changes
-    and guided backpropagation's hardly does."""
+    and guided backpropagation's hardly does.
+
+    One random head is one draw of 64 weights per class, and Grad-CAM's similarity varies
+    from about -0.6 to 0.75 between draws; the claim is about the average over draws.
+    """
     scenes = shapes.make_scenes(4, seed=POINTING_SEED + 2)
-    result = faithfulness.cascading_randomization(
-        shapes_model, shapes_model.preprocess(scenes.images), scenes.labels,
-        ["Grad-CAM", "Guided backprop"], layers=["logits"])
-    assert result.similarity["Grad-CAM"][0] < 0.7 < result.similarity["Guided backprop"][0]
+    x = shapes_model.preprocess(scenes.images)
+    draws = [faithfulness.cascading_randomization(
+        shapes_model, x, scenes.labels, ["Grad-CAM", "Guided backprop"], layers=["logits"],
+        seed=seed).similarity for seed in range(6)]
+    grad_cam = np.mean([draw["Grad-CAM"][0] for draw in draws])
+    guided = [draw["Guided backprop"][0] for draw in draws]
+    assert grad_cam < 0.5, f"Grad-CAM keeps its map after the head is randomized ({grad_cam:.2f})"
+    assert min(guided) > 0.8, f"guided backprop changed with the head ({min(guided):.2f})"
 
 
 @pytest.mark.parametrize("kwargs, message", [
