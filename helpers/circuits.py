@@ -1155,9 +1155,9 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
         colour = kernels.shape[2] == 3 and kernels.shape[0] * kernels.shape[1] <= 9
     elif colour and kernels.shape[2] != 3:
         raise ValueError(f"colour=True needs RGB kernels; these have {kernels.shape[2]} inputs.")
-    top = 0.45
-    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, size * len(pairs) + top),
-                             squeeze=False)
+    # constrained layout leaves room for every title, however few rows there are
+    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, (size + 0.25) * len(pairs) + 0.4),
+                             squeeze=False, layout="constrained")
 
     def show(ax, kernel, text):
         if colour:
@@ -1179,7 +1179,6 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
     how = ("colours, grey = 0" if colour else
            "summed over inputs, red +, blue -" if kernels.shape[2] > 1 else "red +, blue -")
     fig.suptitle(f"{kh}x{kw} kernels ({how}), each on its own scale", fontsize=9)
-    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return fig
 
 

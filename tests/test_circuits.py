@@ -424,6 +424,23 @@ def test_rotated_pairs_scale_each_kernel_to_its_own_symmetric_range():
         circuits.plot_rotated_pairs(kernels[:, :, :2], [pair], colour=True)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 4])
+def test_rotated_pairs_titles_clear_the_row_above(rows):
+    kernels = np.random.default_rng(0).normal(size=(3, 3, 3, 8)).astype(np.float32)
+    pairs = [circuits.RotatedPair(2 * r, 2 * r + 1, 90, 0.9, 0.1) for r in range(rows)]
+    fig = circuits.plot_rotated_pairs(kernels, pairs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = np.array(fig.axes).reshape(rows, 3)
+    for r in range(1, rows):
+        for above, ax in zip(axes[r - 1], axes[r]):
+            title = ax.title.get_window_extent(renderer)
+            assert title.y1 <= above.get_window_extent(renderer).y0, f"row {r} title overlaps"
+    title = fig._suptitle.get_window_extent(renderer)
+    assert all(title.y0 >= ax.title.get_window_extent(renderer).y1 for ax in axes[0])
+    plt.close(fig)
+
+
 def test_show_circuit_and_picker_compute_feature_visualizations(tiny_cnn):
     circ, fig = circuits.show_circuit(tiny_cnn, "conv2", 1, top=1, steps=2)
     assert circ.unit == 1
