@@ -1156,8 +1156,9 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
     elif colour and kernels.shape[2] != 3:
         raise ValueError(f"colour=True needs RGB kernels; these have {kernels.shape[2]} inputs.")
     # constrained layout leaves room for every title, however few rows there are
-    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, (size + 0.25) * len(pairs) + 0.4),
-                             squeeze=False, layout="constrained")
+    height = (size + 0.25) * len(pairs) + 0.4
+    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, height), squeeze=False,
+                             layout="constrained")
 
     def show(ax, kernel, text):
         if colour:

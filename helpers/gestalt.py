@@ -122,8 +122,8 @@ def good_probability(model, images, batch_size: int = 256) -> np.ndarray:
             f"{images.shape}. Turn other page images into pages with gestalt.to_page(image)."
         )
     logits = model.predict(preprocess(images), batch_size=batch_size, verbose=0)
-    odds = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (odds / odds.sum(axis=1, keepdims=True))[:, pages.CLASSES.index("good")]
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+    return probabilities[:, pages.CLASSES.index("good")]
 
 
 def roc_curve(p_good, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
