@@ -22,10 +22,10 @@ case "${1:-build}" in
   build)
     .venv/bin/python -m helpers.build "${@:2}" ;;
   test)
-    # unit tests, then every notebook on the embedded model (default)...
+    # unit tests, then every notebook on the lecture's network (MobileNet) and the lab...
     .venv/bin/python -m pytest "${@:2}"
-    # ...and every notebook again on MobileNet with real ImageNet weights (skipped if unavailable)
-    .venv/bin/python -m pytest notebooks --model mobilenet "${@:2}" ;;
+    # ...and every notebook again with no ImageNet weights at all: the lab alone
+    CNNVIS_OFFLINE=1 .venv/bin/python -m pytest notebooks "${@:2}" ;;
   bench)
     .venv/bin/python -m bench "${@:2}" ;;
   *)

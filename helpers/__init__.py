@@ -3,7 +3,8 @@
 The notebooks show each idea in a few lines and call these functions for the rest:
 
 - ``images``: load photos as RGB, resize, deprocess optimized inputs for display.
-- ``models``: ``load_model('vgg16' | 'mobilenet' | 'shapes')`` with logits, classes, layers.
+- ``models``: ``lecture_model()`` (MobileNet by default, VGG16 by one setting) and
+  ``lab_model()`` (the embedded shapes model), with logits, classes, layers.
 - ``layers``: find convolutional layers by name, the last one, nested models included.
 - ``activations``: outputs of any layers in one forward pass.
 - ``plotting``: grids of images or channels, heatmaps over photos.
@@ -57,12 +58,13 @@ from helpers.activations import feature_extractor, get_activations
 from helpers.cache import OfflineError
 from helpers.images import deprocess_image, load_image, resize, to_rgb
 from helpers.layers import conv_layers, feature_layers, get_layer, last_conv_layer
-from helpers.models import VisModel, default_image, default_model_name, load_model
+from helpers.models import (VisModel, default_image, default_model_name, lab_model,
+                            lecture_model, load_model)
 from helpers.plotting import overlay, show_channels, show_heatmap, show_images
 
 __all__ = [
     "OfflineError", "VisModel", "conv_layers", "default_image", "default_model_name",
     "deprocess_image", "feature_extractor", "feature_layers", "get_activations", "get_layer",
-    "last_conv_layer", "load_image", "load_model", "overlay", "resize", "show_channels",
-    "show_heatmap", "show_images", "to_rgb",
+    "lab_model", "last_conv_layer", "lecture_model", "load_image", "load_model", "overlay",
+    "resize", "show_channels", "show_heatmap", "show_images", "to_rgb",
 ]

@@ -15,6 +15,9 @@ import keras
 
 #: Seconds to wait for a connection before declaring the machine offline.
 CONNECT_TIMEOUT = 3.0
+#: Set to 1 to never download (as if offline): what the lab-only test run and a class
+#: without Wi-Fi see.
+OFFLINE_ENV = "CNNVIS_OFFLINE"
 
 
 class OfflineError(RuntimeError):
@@ -52,11 +55,15 @@ def fetch(fname: str, url: str, what: str, fix: str) -> Path:
         fix: One sentence telling the user what to do when offline.
 
     Raises:
-        OfflineError: the file is not cached and ``url``'s host cannot be reached.
+        OfflineError: the file is not cached and ``url``'s host cannot be reached (or
+            ``$CNNVIS_OFFLINE`` is 1).
     """
     path = cached_path(fname)
     if path.is_file():
         return path
+    if os.environ.get(OFFLINE_ENV) == "1":
+        raise OfflineError(f"{what} are not in the Keras cache ({path}) and downloads are "
+                           f"off ({OFFLINE_ENV}=1). {fix}")
     if not is_reachable(url):
         raise OfflineError(
             f"{what} are not in the Keras cache ({path}) and {urlparse(url).hostname} "

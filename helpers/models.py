@@ -1,9 +1,17 @@
 """Models by name, all with the same face: logits out, their preprocessing, their class names.
 
-``load_model('vgg16')`` (the lecture's model), ``load_model('mobilenet')`` (MobileNet with
-width 0.25, small enough for any laptop) and ``load_model('shapes')`` (the embedded model,
-offline) return a :class:`VisModel`. Its ``model`` always ends in the classifier's
-pre-softmax scores f_c, since gradients through a saturated softmax are close to zero.
+The series gives models two roles:
+
+- the **lecture's network**, a real ImageNet classifier shown on real photos:
+  ``'mobilenet'`` (MobileNet, width 1.0: 4.2 M parameters, a 17 MB download, about 70% top-1;
+  the default), ``'vgg16'`` (the lecture's slides: 138 M parameters, 528 MB),
+  ``'mobilenet_v2'`` (14 MB) or ``'mobilenet_small'`` (MobileNet width 0.25, 2 MB, weak);
+- the **lab**, ``'shapes'``: the embedded model of a synthetic world whose ground truth is known.
+
+``load_model(name)`` returns a :class:`VisModel` whose ``model`` always ends in the
+classifier's pre-softmax scores f_c, since gradients through a saturated softmax are close to
+zero. ``lecture_model()`` is what the notebooks call: the lecture's network, or the lab with
+one line saying why when the weights cannot be had offline.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from helpers.images import SAMPLE_IMAGES, load_image
 MODEL_ENV = "CNNVIS_MODEL"
 #: Environment variable that picks the notebooks' image (a sample name, path or URL).
 IMAGE_ENV = "CNNVIS_IMAGE"
-DEFAULT_MODEL = "shapes"
+DEFAULT_MODEL = "mobilenet"
+#: The embedded model of the synthetic shapes world: the lab, where ground truth is known.
+LAB_MODEL = "shapes"
 
 _WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -46,15 +56,31 @@ def _imagenet_specs():
             _WEIGHTS_URL + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
             apps.vgg16.preprocess_input),
         "mobilenet": _ImageNetSpec(
+            apps.MobileNet, {"alpha": 1.0}, "mobilenet_1_0_224_tf.h5",
+            _WEIGHTS_URL + "mobilenet/mobilenet_1_0_224_tf.h5",
+            apps.mobilenet.preprocess_input),
+        "mobilenet_v2": _ImageNetSpec(
+            apps.MobileNetV2, {"alpha": 1.0},
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            _WEIGHTS_URL + "mobilenet_v2/"
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            apps.mobilenet_v2.preprocess_input),
+        "mobilenet_small": _ImageNetSpec(
             apps.MobileNet, {"alpha": 0.25}, "mobilenet_2_5_224_tf.h5",
             _WEIGHTS_URL + "mobilenet/mobilenet_2_5_224_tf.h5",
             apps.mobilenet.preprocess_input),
     }
 
 
-MODEL_NAMES = ("shapes", "mobilenet", "vgg16")
-_ALIASES = {"embedded": "shapes", "shapes_cnn": "shapes", "mobilenet_0.25": "mobilenet",
-            "vgg": "vgg16"}
+MODEL_NAMES = ("mobilenet", "vgg16", "mobilenet_v2", "mobilenet_small", "shapes")
+#: The lecture's networks: real ImageNet classifiers, weights from the Keras cache.
+LECTURE_MODELS = tuple(name for name in MODEL_NAMES if name != LAB_MODEL)
+#: What each one costs to fetch, for messages and the README.
+DOWNLOAD_SIZES = {"mobilenet": "17 MB", "vgg16": "528 MB", "mobilenet_v2": "14 MB",
+                  "mobilenet_small": "2 MB"}
+_ALIASES = {"embedded": "shapes", "shapes_cnn": "shapes", "lab": "shapes",
+            "mobilenet_1.0": "mobilenet", "mobilenetv2": "mobilenet_v2",
+            "mobilenet_0.25": "mobilenet_small", "vgg": "vgg16"}
 
 
 @dataclass(eq=False)
@@ -167,13 +193,13 @@ def canonical_name(name: str) -> str:
     if key not in MODEL_NAMES:
         raise ValueError(
             f"Unknown model {name!r}. Choose one of: {', '.join(MODEL_NAMES)} "
-            f"('shapes' is the embedded offline model)."
+            f"('mobilenet' is the lecture's default network, 'shapes' the embedded lab model)."
         )
     return key
 
 
 def default_model_name() -> str:
-    """The model the notebooks use: ``$CNNVIS_MODEL`` or the embedded 'shapes' model."""
+    """The lecture's network the notebooks use: ``$CNNVIS_MODEL`` or 'mobilenet'."""
     return canonical_name(os.environ.get(MODEL_ENV, DEFAULT_MODEL))
 
 
@@ -182,20 +208,48 @@ def default_image(vm: VisModel) -> str:
     return os.environ.get(IMAGE_ENV) or next(iter(vm.samples))
 
 
-def load_model(name: str | None = None) -> VisModel:
-    """Load a model by name: 'vgg16', 'mobilenet' or 'shapes' (default: ``$CNNVIS_MODEL``).
+def load_model(name: str | None = None, weights: str | None = "imagenet") -> VisModel:
+    """Load a model by name (see ``MODEL_NAMES``; default: ``$CNNVIS_MODEL`` or 'mobilenet').
 
     ImageNet weights come from the Keras cache (``$KERAS_HOME/models``) and are downloaded
-    once if missing.
+    once if missing. ``weights=None`` builds an ImageNet architecture with random weights and
+    downloads nothing: for testing code paths, never for pictures.
 
     Raises:
-        ValueError: unknown model name.
+        ValueError: unknown model name, or ``weights`` other than 'imagenet' or None.
         OfflineError: ImageNet weights are not cached and the network is unreachable.
     """
     name = default_model_name() if name is None else canonical_name(name)
-    if name == "shapes":
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights must be 'imagenet' or None (random); got {weights!r}.")
+    if name == LAB_MODEL:
         return _load_shapes()
-    return _load_imagenet(name)
+    return _load_imagenet(name, pretrained=weights == "imagenet")
+
+
+def lecture_model(name: str | None = None) -> VisModel:
+    """The lecture's network on real photos, or the lab when its weights cannot be had.
+
+    Offline with the weights not cached, this prints one line saying what is missing and how
+    to get it, and returns the embedded ``shapes`` model instead of failing, so that every
+    notebook still runs top to bottom.
+    """
+    name = default_model_name() if name is None else canonical_name(name)
+    try:
+        return load_model(name)
+    except OfflineError:
+        if name == LAB_MODEL:
+            raise
+        print(f"Note: the lecture's network ({name}, {DOWNLOAD_SIZES[name]}) is not in the "
+              f"Keras cache and cannot be downloaded here, so this notebook runs on the lab "
+              f"model 'shapes' instead. To get it: `python -m helpers.download {name}` once "
+              f"while online.")
+        return load_model(LAB_MODEL)
+
+
+def lab_model() -> VisModel:
+    """The lab: the embedded ``shapes`` model, where every scene's ground truth is known."""
+    return load_model(LAB_MODEL)
 
 
 def _load_shapes() -> VisModel:
@@ -216,10 +270,14 @@ def weights_path(name: str):
     Raises:
         OfflineError: not cached and the network is unreachable.
     """
-    spec = _imagenet_specs()[canonical_name(name)]
+    name = canonical_name(name)
+    if name not in LECTURE_MODELS:
+        raise ValueError(f"{name!r} has no ImageNet weights to fetch; choose one of "
+                         f"{', '.join(LECTURE_MODELS)}.")
+    spec = _imagenet_specs()[name]
     return fetch(spec.fname, spec.url, what=f"The ImageNet weights for {name} ({spec.fname})",
-                 fix="Use the offline model with load_model('shapes') (or CNNVIS_MODEL=shapes), "
-                     "or run `python -m helpers.download` once while online.")
+                 fix=f"Run `python -m helpers.download {name}` once while online, or use the "
+                     "lab model with load_model('shapes') (or CNNVIS_MODEL=shapes).")
 
 
 def unavailable_reason(name: str) -> str | None:
@@ -231,10 +289,20 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
-def _load_imagenet(name: str) -> VisModel:
+def _load_imagenet(name: str, pretrained: bool = True) -> VisModel:
     spec = _imagenet_specs()[name]
-    path = weights_path(name)
-    model = spec.builder(weights=str(path), classifier_activation=None, **spec.kwargs)
+    weights = str(weights_path(name)) if pretrained else None
+    model = spec.builder(weights=weights, classifier_activation=None, **spec.kwargs)
     samples = {key: load_image(key, size=spec.size) for key in SAMPLE_IMAGES}
-    return VisModel(name, model, imagenet.class_names(), (spec.size, spec.size),
+    return VisModel(name, model, _imagenet_names(pretrained), (spec.size, spec.size),
                     spec.preprocess, samples)
+
+
+def _imagenet_names(pretrained: bool) -> tuple[str, ...]:
+    """ImageNet's class names; for random weights offline, placeholders are as good."""
+    try:
+        return imagenet.class_names()
+    except OfflineError:
+        if pretrained:
+            raise
+        return tuple(f"class_{i}" for i in range(1000))

@@ -22,7 +22,7 @@ def tiny_cnn():
 
 @pytest.fixture(scope="session")
 def mobilenet():
-    """MobileNet(alpha=0.25) with real ImageNet weights, or a skip saying why not."""
+    """MobileNet (alpha 1.0, the lecture's network) with real ImageNet weights, or a skip."""
     reason = unavailable_reason("mobilenet")
     if reason:
         pytest.skip(f"MobileNet ImageNet weights unavailable: {reason}")

@@ -186,7 +186,7 @@ def test_mobilenet_pointwise_circuit_through_its_depthwise_convolution(mobilenet
     np.testing.assert_allclose(expanded, dw[:, :, :, None] * pw, rtol=1e-4, atol=1e-5)
     assert circuits.feature_source(mobilenet, "conv_pw_1") == "conv_dw_1_relu"
     pixels = circuits.input_layer_name(mobilenet)
-    assert circuits.expanded_weights(mobilenet, pixels, "conv_pw_2").shape == (11, 11, 3, 32)
+    assert circuits.expanded_weights(mobilenet, pixels, "conv_pw_2").shape == (11, 11, 3, 128)
 
 
 def test_where_circuits_read_from(tiny_cnn, separable_block):

@@ -119,9 +119,9 @@ def test_activation_similarity_on_the_embedded_model(shapes_model):
 
 def test_first_layer_of_mobilenet(mobilenet):
     kernels = filters.rgb_kernels(mobilenet)
-    assert kernels.shape == (8, 3, 3, 3) and np.isfinite(kernels).all()
+    assert kernels.shape == (32, 3, 3, 3) and np.isfinite(kernels).all()
     sim = filters.kernel_similarity(mobilenet, "conv_pw_1")
-    assert sim.shape == (16, 16)
+    assert sim.shape == (64, 64)
 
 
 def test_order_puts_blocks_together(rng):

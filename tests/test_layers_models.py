@@ -4,7 +4,7 @@ import pytest
 
 from helpers import activations, imagenet, layers
 from helpers.cache import OfflineError, fetch
-from helpers.models import MODEL_NAMES, canonical_name, load_model
+from helpers.models import MODEL_NAMES, canonical_name, lecture_model, load_model
 
 
 def test_conv_and_feature_layers(tiny_cnn):
@@ -83,8 +83,42 @@ def test_offline_download_fails_fast(monkeypatch, tmp_path):
 def test_imagenet_model_offline_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # empty cache
     monkeypatch.setattr("helpers.cache.is_reachable", lambda url, timeout=3.0: False)
-    with pytest.raises(OfflineError, match="vgg16.*load_model\\('shapes'\\).*helpers.download"):
+    with pytest.raises(OfflineError, match="vgg16.*helpers.download vgg16.*load_model\\('shapes'\\)"):
         load_model("vgg16")
+
+
+def test_downloads_off_means_offline_even_with_a_network(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("CNNVIS_OFFLINE", "1")
+    monkeypatch.setattr("helpers.cache.is_reachable", lambda url, timeout=3.0: True)
+    with pytest.raises(OfflineError, match="downloads are off \\(CNNVIS_OFFLINE=1\\)"):
+        load_model("mobilenet")
+
+
+def test_lecture_model_falls_back_to_the_lab_with_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("CNNVIS_OFFLINE", "1")
+    vm = lecture_model("mobilenet")
+    assert vm.name == "shapes"
+    said = capsys.readouterr().out.strip().splitlines()
+    assert len(said) == 1 and "mobilenet" in said[0] and "helpers.download mobilenet" in said[0]
+
+
+def test_lecture_model_is_mobilenet_by_default(monkeypatch, mobilenet, capsys):
+    monkeypatch.delenv("CNNVIS_MODEL", raising=False)
+    vm = lecture_model()
+    assert vm.name == "mobilenet" and capsys.readouterr().out == ""
+    assert vm.model.count_params() > 4_000_000  # width 1.0, not the 0.5 M of width 0.25
+
+
+def test_random_weights_need_no_download(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("CNNVIS_OFFLINE", "1")
+    imagenet.class_names.cache_clear()  # as in a fresh process, with nothing cached
+    vm = load_model("mobilenet_small", weights=None)
+    assert vm.class_names[0] == "class_0" and vm.logits("cat").shape == (1, 1000)
+    with pytest.raises(ValueError, match="weights must be 'imagenet' or None"):
+        load_model("mobilenet", weights="random")
 
 
 def test_shapes_model_interface(shapes_model):
