@@ -78,6 +78,17 @@ LECTURE_MODELS = tuple(name for name in MODEL_NAMES if name != LAB_MODEL)
 #: What each one costs to fetch, for messages and the README.
 DOWNLOAD_SIZES = {"mobilenet": "17 MB", "vgg16": "528 MB", "mobilenet_v2": "14 MB",
                   "mobilenet_small": "2 MB"}
+_MOBILENET_STAGES = (("conv_pw_1", "conv_pw_1_relu"), ("conv_pw_3", "conv_pw_3_relu"),
+                     ("conv_pw_6", "conv_pw_6_relu"), ("conv_pw_11", "conv_pw_11_relu"))
+#: Layers to show filters and activations of, early to deep: (convolution, its rectified
+#: output). The first convolution on pixels is left out: notebook 02 draws its kernels.
+STAGE_LAYERS = {
+    "shapes": tuple((f"block{b}_conv{c}",) * 2 for b, c in ((1, 1), (2, 2), (3, 2), (4, 2))),
+    "mobilenet": _MOBILENET_STAGES,
+    "mobilenet_small": _MOBILENET_STAGES,
+    "mobilenet_v2": tuple((f"block_{b}_expand", f"block_{b}_expand_relu") for b in (1, 3, 6, 13)),
+    "vgg16": tuple((f"block{b}_conv{c}",) * 2 for b, c in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))),
+}
 _ALIASES = {"embedded": "shapes", "shapes_cnn": "shapes", "lab": "shapes",
             "mobilenet_1.0": "mobilenet", "mobilenetv2": "mobilenet_v2",
             "mobilenet_0.25": "mobilenet_small", "vgg": "vgg16"}
@@ -168,6 +179,10 @@ class VisModel:
     def find_classes(self, part: str) -> list[tuple[int, str]]:
         """All (index, name) of classes whose name contains ``part``."""
         return imagenet.find(part, self.class_names)
+
+    def stage_layers(self) -> list[tuple[str, str]]:
+        """(convolution, rectified output) pairs from early to deep, to show filters of."""
+        return list(STAGE_LAYERS[self.name])
 
     def conv_layers(self) -> list[str]:
         """Names of the convolution layers, input to output."""

@@ -149,3 +149,15 @@ def test_mobilenet_real_weights_see_the_cat(mobilenet):
     assert mobilenet.top_k("coffee", 1)[0][1] == "espresso"
     assert mobilenet.class_index("flamingo") == 130
     assert mobilenet.model.layers[-1].activation.__name__ == "linear"  # logits out
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "shapes"])
+def test_stage_layers_exist_in_the_real_architecture(name, monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNVIS_OFFLINE", "1")  # random weights: the architecture is the point
+    vm = load_model(name, weights=None)
+    stages = vm.stage_layers()
+    assert len(stages) >= 4
+    for conv, output in stages:
+        assert vm.model.get_layer(conv) and vm.model.get_layer(output)
+    sizes = [vm.model.get_layer(output).output.shape[1] for _, output in stages]
+    assert sizes == sorted(sizes, reverse=True), "early to deep: maps shrink"
