@@ -54,6 +54,8 @@ def cell_seconds(notebook) -> list[tuple[int, float, str]]:
 
 
 def main(argv=None) -> int:
+    from nbclient.exceptions import CellExecutionError
+
     from helpers.build import NOTEBOOKS, execute
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,7 +72,11 @@ def main(argv=None) -> int:
     worst_overall = 0.0
     for path in paths:
         start = time.perf_counter()
-        execute(path, args.out.resolve())
+        try:
+            execute(path, args.out.resolve())
+        except CellExecutionError as err:
+            print(f"{path.name}: FAILED, {str(err).splitlines()[-1][:200]}")
+            continue
         total = time.perf_counter() - start
         cells = cell_seconds(nbformat.read(args.out / "notebooks" / path.name, as_version=4))
         index, worst, line = max(cells, key=lambda c: c[1])

@@ -1,8 +1,8 @@
 """The main job: execute every notebook headless and render each to HTML.
 
 ``python -m helpers.build [--model NAME] [--out build]`` writes ``build/notebooks/*.ipynb``
-(executed) and ``build/html/*.html``, then prints where they are. The model defaults to
-``$CNNVIS_MODEL`` or the embedded offline model.
+(executed) and ``build/html/*.html``, then prints where they are. The lecture's network
+defaults to ``$CNNVIS_MODEL`` or MobileNet (the lab model where its weights cannot be had).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Execute every notebook and render HTML.")
-    parser.add_argument("--model", help="shapes (default), mobilenet or vgg16")
+    parser.add_argument("--model", help="the lecture's network: mobilenet (default), vgg16, "
+                                          "mobilenet_v2, mobilenet_small or shapes")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to run (default: all in notebooks/)")
