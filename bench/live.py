@@ -1,15 +1,18 @@
-"""The live budget: how long each cell of every notebook takes on the lecture's network.
+"""The live budget: how long each cell and each explorer click takes on the lecture's network.
 
 ``python -m bench live [--model mobilenet] [notebooks...]`` executes the notebooks headless
-(as ``./run.sh`` does) and prints, per notebook, its total time, its slowest cell and every
-cell over the in-class budget of 30 s. Absolute seconds depend on the machine, so each is also
-given in units of a reference timed in the same run: one forward pass of the model on a batch
-of 32 images. Measure on an otherwise idle machine; the budget is for two CPU cores.
+(as ``./run.sh`` does) and prints, per notebook, its total time, its slowest cell, every cell
+over the in-class budget of 30 s, and the time of one click on every button the notebook
+made (each explorer's main button, clicked after the last cell, as a student would). Absolute
+seconds depend on the machine, so each is also given in units of a reference timed in the
+same run: one forward pass of the model on a batch of 32 images. Measure on an otherwise idle
+machine; the budget is for two CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from datetime import datetime
@@ -17,12 +20,26 @@ from pathlib import Path
 
 import nbformat
 
-BUDGET_S = 30.0
+CELL_BUDGET_S = 30.0
+CLICK_BUDGET_S = 5.0
 ROOT = Path(__file__).resolve().parent.parent
+
+# Appended to each notebook: click every button once, in creation order, and time it.
+# ipywidgets keeps every live widget in `_instances`; a click runs its handlers in the kernel.
+CLICK_ALL = '''
+import json as _json, time as _time, ipywidgets as _widgets
+from ipywidgets.widgets.widget import _instances as _all_widgets
+_clicks = []
+for _button in [w for w in list(_all_widgets.values()) if isinstance(w, _widgets.Button)]:
+    _start = _time.perf_counter()
+    _button.click()
+    _clicks.append((_button.description, _time.perf_counter() - _start))
+print("CLICKS" + _json.dumps(_clicks))
+'''
 
 
 def reference_seconds(model_name: str, repeats: int = 3) -> float:
-    """Seconds of one forward pass on 32 images: the unit the cell times are given in."""
+    """Seconds of one forward pass on 32 images: the unit the times are given in."""
     import numpy as np
 
     import helpers
@@ -53,10 +70,49 @@ def cell_seconds(notebook) -> list[tuple[int, float, str]]:
     return out
 
 
+def click_seconds(cell) -> list[tuple[str, float]]:
+    """The (button, seconds) pairs printed by the CLICK_ALL cell."""
+    for output in cell.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith("CLICKS"):
+                return [tuple(pair) for pair in json.loads(line[len("CLICKS"):])]
+    return []
+
+
+def run(path: Path, out_dir: Path, timeout: int = 900):
+    """Execute one notebook plus the click cell; return the executed notebook."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(CLICK_ALL))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / path.with_suffix(".log").name, "w") as kernel_stderr:
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}
+                       ).execute(stderr=kernel_stderr)
+    nbformat.write(notebook, out_dir / path.name)
+    return notebook
+
+
+def report(name: str, notebook, total: float, unit: float) -> float:
+    """Print one notebook's line, its cells over budget and its clicks; the slowest cell."""
+    cells = cell_seconds(notebook)[:-1]  # the click cell is not the notebook's own
+    index, worst, line = max(cells, key=lambda c: c[1])
+    print(f"{name}: {total:5.0f} s in all; slowest cell [{index}] {worst:5.1f} s "
+          f"= {worst / unit:5.1f} references  ({line})")
+    for index, seconds, line in cells:
+        if seconds > CELL_BUDGET_S:
+            print(f"    over {CELL_BUDGET_S:.0f} s: cell [{index}] {seconds:.1f} s ({line})")
+    for button, seconds in click_seconds(notebook.cells[-1]):
+        flag = "  OVER BUDGET" if seconds > CLICK_BUDGET_S else ""
+        print(f"    click {button!r}: {seconds:.1f} s = {seconds / unit:.1f} references{flag}")
+    return worst
+
+
 def main(argv=None) -> int:
     from nbclient.exceptions import CellExecutionError
 
-    from helpers.build import NOTEBOOKS, execute
+    from helpers.build import NOTEBOOKS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mobilenet")
@@ -64,29 +120,22 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
     os.environ["CNNVIS_MODEL"] = args.model
-    os.environ.pop("MPLBACKEND", None)
+    os.environ.pop("MPLBACKEND", None)  # the kernels draw their figures, as in class
     unit = reference_seconds(args.model)
     print(f"reference: one forward pass of {args.model} on 32 images = {unit:.2f} s "
           f"({os.cpu_count()} CPUs visible)")
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
-    worst_overall = 0.0
+    slowest = 0.0
     for path in paths:
         start = time.perf_counter()
         try:
-            execute(path, args.out.resolve())
+            notebook = run(path, args.out.resolve())
         except CellExecutionError as err:
             print(f"{path.name}: FAILED, {str(err).splitlines()[-1][:200]}")
             continue
-        total = time.perf_counter() - start
-        cells = cell_seconds(nbformat.read(args.out / "notebooks" / path.name, as_version=4))
-        index, worst, line = max(cells, key=lambda c: c[1])
-        worst_overall = max(worst_overall, worst)
-        print(f"{path.name}: {total:5.0f} s in all; slowest cell [{index}] {worst:5.1f} s "
-              f"= {worst / unit:5.1f} references  ({line})")
-        for index, seconds, line in cells:
-            if seconds > BUDGET_S:
-                print(f"    over {BUDGET_S:.0f} s: cell [{index}] {seconds:.1f} s ({line})")
-    print(f"slowest cell of all: {worst_overall:.1f} s (budget {BUDGET_S:.0f} s)")
+        slowest = max(slowest, report(path.name, notebook, time.perf_counter() - start, unit))
+    print(f"slowest cell of all: {slowest:.1f} s (budget {CELL_BUDGET_S:.0f} s per cell, "
+          f"{CLICK_BUDGET_S:.0f} s per click)")
     return 0
 
 
