@@ -207,6 +207,37 @@ def show_early_vs_late(maps_by_layer: dict, size: float = 4.2, max_channels: int
     return fig
 
 
+def part_channel(maps, min_silent: float = 0.5) -> int:
+    """The most active channel among those silent on at least ``min_silent`` of the map.
+
+    The channel with the largest mean activation is usually one that fires almost everywhere
+    (brightness, colour, the background's texture), so its heatmap lights up the whole image
+    and says nothing about *where*. This picks a channel that fires on a part of the image:
+    among channels whose map is 0 on at least ``min_silent`` of its positions, the one with
+    the largest mean activation. If no channel is that silent, the most silent one (ties:
+    the more active).
+
+    Args:
+        maps: activations (H, W, C) or (1, H, W, C) of one image.
+        min_silent: share of the map that must be 0, in [0, 1).
+
+    Returns:
+        The channel index.
+    """
+    if not 0.0 <= min_silent < 1.0:
+        raise ValueError(f"min_silent is a share of the map in [0, 1); got {min_silent}.")
+    maps = _as_maps(maps)
+    silent = (maps <= 0).mean(axis=(0, 1))
+    mean = maps.mean(axis=(0, 1))
+    active = silent < 1.0  # a channel that is 0 everywhere shows nothing at all
+    partial = active & (silent >= min_silent)
+    if partial.any():
+        return int(np.where(partial, mean, -np.inf).argmax())
+    if not active.any():
+        raise ValueError("Every channel is 0 everywhere on this image: nothing to show.")
+    return int(np.lexsort((mean, np.where(active, silent, -1.0)))[-1])
+
+
 def spotlight(image, heat, floor: float = 0.12) -> np.ndarray:
     """The photo lit where a map is high and dimmed where it is 0.
 

@@ -238,6 +238,52 @@ def favourite_probes(responses: np.ndarray) -> np.ndarray:
     return np.where(responses.max(axis=0) > 0, responses.argmax(axis=0), -1)
 
 
+#: What a first-layer channel detects, by ``channel_kinds``, in the order counts are printed.
+KINDS = ("oriented edge", "edge side", "weakly oriented", "colour", "none")
+
+
+def channel_kinds(responses: np.ndarray, probes: Probes, needs_edge,
+                  min_selectivity: float = 0.5, min_edge_preference: float = 1 / 3) -> np.ndarray:
+    """What each channel detects, one of ``KINDS``, from its probe responses.
+
+    - 'oriented edge': its favourite probe is an edge or a grating, its orientation
+      selectivity is above ``min_selectivity`` and it needs the edge: its best edge drives
+      it at least twice as much as any flat field (``needs_edge`` of 1/3 or more, from
+      ``circuits.edge_preference``);
+    - 'edge side': as selective, but a flat field drives it about as much: a colour or
+      brightness channel that prefers the side of the edge with its colour at the centre;
+    - 'weakly oriented': an edge or grating is its favourite, selectivity at most the bound;
+    - 'colour': a colour patch is its favourite;
+    - 'none': no probe excites it.
+
+    Args:
+        responses: (num_probes, C) from ``probe_responses``.
+        probes: the probe set the responses were measured with.
+        needs_edge: (C,) (best edge - best flat field) / (best edge + best flat field).
+
+    Returns:
+        str array (C,).
+    """
+    responses = np.asarray(responses)
+    needs_edge = np.asarray(needs_edge, dtype=float)
+    if responses.ndim != 2 or responses.shape[0] != len(probes):
+        raise ValueError(f"responses must be (num_probes={len(probes)}, channels); got shape "
+                         f"{responses.shape}. Measure them with probe_responses(...).")
+    if needs_edge.shape != responses.shape[1:]:
+        raise ValueError(f"needs_edge must have one value per channel ({responses.shape[1]}); "
+                         f"got shape {needs_edge.shape}.")
+    _, selectivity = orientation_selectivity(responses, probes)
+    favourite = favourite_probes(responses)
+    kind = np.array([probes.kinds[f] if f >= 0 else "none" for f in favourite], dtype=object)
+    edge_like = np.isin(kind, ["edge", "grating"])
+    tuned = edge_like & (selectivity > min_selectivity)
+    out = np.where(kind == "colour", "colour", "none").astype(object)
+    out[edge_like] = "weakly oriented"
+    out[tuned] = "edge side"
+    out[tuned & (needs_edge >= min_edge_preference)] = "oriented edge"
+    return out.astype(str)
+
+
 def show_probe_responses(probes: Probes, responses: np.ndarray, title: str | None = None,
                          channels=None):
     """Heatmap of channels (rows) by probes (columns), each row scaled to its own extreme.

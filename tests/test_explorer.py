@@ -175,3 +175,25 @@ def test_widget_draws_the_default_view_and_follows_the_layer(tiny_vm, images):
     show.click()
     assert status.value.startswith("drawn in")
     plt.close("all")
+
+
+def test_part_channel_skips_channels_that_fire_everywhere():
+    maps = np.zeros((4, 4, 4), np.float32)
+    maps[..., 0] = 5.0              # fires everywhere, strongest mean: the background
+    maps[:2, :2, 1] = 3.0           # a quarter of the map: the part, mean 0.75
+    maps[:3, :3, 2] = 1.0           # more than half of the map active: not silent enough
+    maps[0, 0, 3] = 2.0             # one position: silent enough but weaker than channel 1
+    assert int(maps.mean(axis=(0, 1)).argmax()) == 0
+    assert explorer.part_channel(maps) == 1
+    assert explorer.part_channel(maps[None], min_silent=0.0) == 0
+
+
+def test_part_channel_falls_back_to_the_most_silent_active_channel():
+    maps = np.ones((4, 4, 3), np.float32)
+    maps[0, :, 1] = 0.0             # a quarter silent: the most silent
+    maps[..., 2] = 0.0              # 0 everywhere: shows nothing, never picked
+    assert explorer.part_channel(maps) == 1
+    with pytest.raises(ValueError, match="Every channel is 0 everywhere"):
+        explorer.part_channel(np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match=r"min_silent is a share of the map in \[0, 1\)"):
+        explorer.part_channel(maps, min_silent=1.0)

@@ -137,3 +137,30 @@ def test_figures(edge_model):
     plt.close("all")
     with pytest.raises(ValueError, match="at least one channel"):
         probes.show_edge_tuning(bank, responses, [])
+
+
+def test_channel_kinds_of_planted_responses():
+    bank = probes.probe_set(16)
+    responses = np.zeros((18, 6), np.float32)
+    edge_0, edge_90, edge_270, red = 0, 2, 6, 12
+    responses[edge_0, 0] = 1.0                          # one edge only, needs it: a detector
+    responses[edge_0, 1] = 1.0                          # the same tuning, but ...
+    responses[[edge_0, edge_90, edge_270], 2] = 1.0, 0.8, 0.8   # orthogonal edges answer too
+    responses[red, 3] = 1.0                             # a colour patch is its favourite
+    responses[:, 4] = -1.0                              # every probe suppresses it
+    responses[edge_0, 5] = 1.0
+    needs_edge = np.array([0.5, 0.0, 0.5, 0.0, 0.0, 1 / 3])  # ... 1: a flat field does as much
+    kinds = probes.channel_kinds(responses, bank, needs_edge)
+    assert list(kinds) == ["oriented edge", "edge side", "weakly oriented", "colour", "none",
+                           "oriented edge"]
+    assert set(kinds) <= set(probes.KINDS)
+    strict = probes.channel_kinds(responses, bank, needs_edge, min_edge_preference=0.4)
+    assert strict[5] == "edge side"
+
+
+def test_channel_kinds_check_their_input():
+    bank = probes.probe_set(16)
+    with pytest.raises(ValueError, match=r"responses must be \(num_probes=18, channels\)"):
+        probes.channel_kinds(np.zeros((17, 2)), bank, np.zeros(2))
+    with pytest.raises(ValueError, match=r"needs_edge must have one value per channel \(2\)"):
+        probes.channel_kinds(np.zeros((18, 2)), bank, np.zeros(3))
