@@ -66,10 +66,31 @@ class Prediction:
         return "\n".join(rows)
 
 
+_RESIZED: dict = {}  # (id of the Keras model, size) -> (the model, its copy at that size)
+
+
+def _at_size(net: keras.Model, size: tuple[int, int]) -> keras.Model:
+    """``net`` itself, or the same layers and weights on an input of ``size`` (built once):
+    a class image grown smaller than the model's input (fewer pixels, a faster ascent) is
+    judged at the size it was grown, exactly as the ascent saw it."""
+    native = tuple(net.inputs[0].shape[1:3])
+    if native == tuple(size) or None in native:
+        return net
+    key = (id(net), tuple(size))
+    if key not in _RESIZED or _RESIZED[key][0] is not net:
+        _RESIZED[key] = (net, ascent.layer_model(net, None, size))
+    return _RESIZED[key][1]
+
+
 def predict(model, inputs, classes) -> Prediction:
-    """The model's view of preprocessed ``inputs`` (N, H, W, C), each for its target class."""
-    net = keras_model(model)
-    logits = keras.ops.convert_to_numpy(net(np.asarray(inputs, np.float32), training=False))
+    """The model's view of preprocessed ``inputs`` (N, H, W, C), each for its target class.
+
+    Inputs smaller or larger than the model's own size are evaluated by the same layers at
+    their size (global average pooling makes the classifier size-independent).
+    """
+    inputs = np.asarray(inputs, np.float32)
+    net = _at_size(keras_model(model), inputs.shape[1:3])
+    logits = keras.ops.convert_to_numpy(net(inputs, training=False))
     probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
     classes = np.asarray(classes, dtype=int)
     rows = np.arange(len(classes))
@@ -79,6 +100,15 @@ def predict(model, inputs, classes) -> Prediction:
     top = logits.argmax(axis=-1)
     return Prediction(classes, target, others, probs[rows, classes], top, probs[rows, top],
                       names)
+
+
+def top_classes(model, inputs, k: int = 5) -> np.ndarray:
+    """The ``k`` classes the model ranks highest for each preprocessed input, (N, k), best
+    first; inputs of another size than the model's are evaluated at their own size."""
+    inputs = np.asarray(inputs, np.float32)
+    logits = keras.ops.convert_to_numpy(
+        _at_size(keras_model(model), inputs.shape[1:3])(inputs, training=False))
+    return np.argsort(-logits, axis=-1, kind="stable")[:, :k]
 
 
 @dataclass
@@ -165,6 +195,40 @@ def objective_gradient_rms(model, inputs, classes, objective: str = "logit") -> 
     indices = [class_index(model, c) for c in classes]
     _, grads = scores_and_gradients(model, inputs, indices, objective=objective)
     return np.sqrt(np.mean(np.square(grads, dtype=np.float64), axis=(1, 2, 3)))
+
+
+def fine_detail_share(images, period: float = 4.0) -> np.ndarray:
+    """Share of each image's variation carried by patterns finer than ``period`` pixels.
+
+    With F the 2-D Fourier transform of each colour channel (its mean removed), this is
+    sum |F(u, v)|^2 over the frequencies sqrt(u^2 + v^2) > 1 / period (cycles per pixel),
+    divided by the sum over all frequencies. Photos, whose spectrum falls roughly as 1/f^2,
+    keep a few percent there; white pixel noise spreads its power evenly over the frequency
+    square, so it keeps 1 - pi / period^2 of it (80 % for period 4). The naive class image's
+    "noise" is measured by this number.
+
+    Args:
+        images: (H, W, C) or (N, H, W, C) images, uint8 or float.
+        period: the finest period counted as coarse, in pixels (> 2, the Nyquist limit).
+
+    Returns:
+        a float in [0, 1] for one image, (N,) for a batch; 0 for a flat image.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    single = images.ndim == 3
+    if single:
+        images = images[None]
+    if images.ndim != 4 or not period > 2:
+        raise ValueError(f"fine_detail_share needs (H, W, C) or (N, H, W, C) images and a "
+                         f"period > 2 pixels; got shape {images.shape} and period={period}.")
+    centred = images - images.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(centred, axes=(1, 2))) ** 2).sum(axis=-1)   # (N, H, W)
+    fy = np.fft.fftfreq(images.shape[1])[:, None]
+    fx = np.fft.fftfreq(images.shape[2])[None, :]
+    fine = np.hypot(fy, fx) > 1.0 / period
+    total = power.sum(axis=(1, 2))
+    share = np.where(total > 0, (power * fine).sum(axis=(1, 2)) / np.maximum(total, 1e-300), 0.0)
+    return float(share[0]) if single else share
 
 
 # ---------------------------------------------------------------------------- figures
@@ -258,11 +322,14 @@ def show_ascent_curves(results: dict, ylabel: str = "objective", title: str | No
 
 
 class ClassExplorer:
-    """Generates (and remembers) one class image per (class, objective, rung, steps)."""
+    """Generates (and remembers) one class image per (class, objective, rung, steps), grown
+    at ``size`` (default: the model's input size; smaller is faster)."""
 
-    def __init__(self, vm):
+    def __init__(self, vm, size=None):
         self.vm = vm
+        self.size = size
         self._seen: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # key -> (image, input)
+        self.seconds_per_step: float | None = None  # measured on the last generation
 
     def remember(self, result: ClassImages, steps: int) -> None:
         """Keep the images of an earlier ``class_images`` call, so they are not recomputed."""
@@ -270,13 +337,27 @@ class ClassExplorer:
             key = (int(c), result.objective, result.regularization, int(steps))
             self._seen[key] = (result.images[k], result.inputs[k])
 
+    def is_ready(self, cls, objective: str = "logit", rung: str = "robust",
+                 steps: int = 64) -> bool:
+        """Whether that image is already remembered (drawing it costs nothing)."""
+        return (class_index(self.vm, cls), objective, rung, int(steps)) in self._seen
+
+    def estimate(self, steps: int) -> float | None:
+        """Seconds a new image of ``steps`` steps should take, from the last one; None before
+        the first."""
+        return None if self.seconds_per_step is None else self.seconds_per_step * steps
+
     def generate(self, cls, objective: str = "logit", rung: str = "robust",
                  steps: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """(displayable image, model input) for the class, generated once."""
+        import time
+
         key = (class_index(self.vm, cls), objective, rung, int(steps))
         if key not in self._seen:
+            start = time.perf_counter()
             self.remember(class_images(self.vm, key[0], objective=objective,
-                                       regularization=rung, steps=steps), steps)
+                                       regularization=rung, steps=steps, size=self.size), steps)
+            self.seconds_per_step = (time.perf_counter() - start) / steps
         return self._seen[key]
 
     def figure(self, cls, objective: str = "logit", rung: str = "robust", steps: int = 64):
@@ -286,7 +367,7 @@ class ClassExplorer:
         image, x = self.generate(cls, objective, rung, steps)
         target = class_index(self.vm, cls)
         prediction = predict(self.vm, x[None], [target])
-        logits = keras_model(self.vm)(x[None], training=False)
+        logits = _at_size(keras_model(self.vm), x.shape[:2])(x[None], training=False)
         probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))[0]
         top = np.argsort(probs)[::-1][:5]
         fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(8, 3.2),
@@ -305,11 +386,13 @@ class ClassExplorer:
         return fig
 
 
-def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=()):
+def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=(), size=None):
     """The interactive class-image generator: search a class by name, choose the objective,
     regularization rung and steps, press "Generate". Results are remembered; ``seen`` is a
-    list of (``ClassImages``, steps) computed earlier, so the default view (drawn right away,
-    also when the notebook runs headless) can cost nothing.
+    list of (``ClassImages``, steps) computed earlier (at the same ``size``), so the default
+    view (drawn right away, also when the notebook runs headless) can cost nothing. Images
+    are grown at ``size`` (default: the model's input size). Before a new image is grown,
+    the status line says how long it should take, from the time of the last one.
 
     Returns:
         (the widget box to display, the ``ClassExplorer`` behind it).
@@ -322,7 +405,7 @@ def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=()):
 
     from helpers.saliency import class_picker
 
-    explorer = ClassExplorer(vm)
+    explorer = ClassExplorer(vm, size)
     for result, result_steps in seen:
         explorer.remember(result, result_steps)
     style = {"description_width": "initial"}
@@ -339,11 +422,14 @@ def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=()):
 
     def draw(_=None):
         start = time.perf_counter()
-        status.value = "generating..."
+        choice = (chosen_class(), objective.value, pick_rung.value, pick_steps.value)
+        expected = explorer.estimate(pick_steps.value)
+        if not explorer.is_ready(*choice):
+            status.value = ("generating..." if expected is None else
+                            f"generating, about {expected:.0f} s...")
         with out:
             out.clear_output(wait=True)
-            fig = explorer.figure(chosen_class(), objective.value, pick_rung.value,
-                                  pick_steps.value)
+            fig = explorer.figure(*choice)
             display(fig)
             plt.close(fig)
         status.value = f"done in {time.perf_counter() - start:.1f} s"

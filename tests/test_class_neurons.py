@@ -111,3 +111,67 @@ def test_figures_and_explorer_draw(shapes_model):
     np.testing.assert_array_equal(image, result.images[1])  # remembered, not recomputed
     assert len(explorer.figure("ring", "logit", result.regularization, 3).axes) == 2
     plt.close("all")
+
+
+def test_the_regularized_flamingo_grown_on_mobilenet_is_classified_as_a_flamingo(mobilenet):
+    result = class_neurons.class_images(mobilenet, "flamingo", regularization="fourier",
+                                        steps=64, size=160)
+    flamingo = mobilenet.class_index("flamingo")
+    assert flamingo in class_neurons.top_classes(mobilenet, result.inputs, k=5)[0]
+    as_photo = mobilenet.predict(result.images)[0]  # resized to 224, as any photo would be
+    assert flamingo in np.argsort(as_photo)[::-1][:5], str(result)
+
+
+def test_images_grown_at_another_size_are_judged_at_that_size(tiny_cnn):
+    result = class_neurons.class_images(tiny_cnn, [0, 2], steps=4, size=24, init="noise")
+    assert result.inputs.shape == (2, 24, 24, 3)
+    # an independent reference: the same layers called on a 24 x 24 input by hand
+    h = inputs = keras.Input((24, 24, 3))
+    for layer in tiny_cnn.layers[1:]:
+        h = layer(h)
+    logits = keras.Model(inputs, h)(result.inputs).numpy()
+    np.testing.assert_allclose(result.prediction.logits, logits[[0, 1], [0, 2]], rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_array_equal(class_neurons.top_classes(tiny_cnn, result.inputs, k=3),
+                                  np.argsort(-logits, axis=1))
+
+
+def _checkerboard(size=32):
+    return np.indices((size, size)).sum(axis=0)[..., None] % 2 * np.ones(3)
+
+
+def _slow_wave(size=32, period=16):
+    wave = np.sin(2 * np.pi * np.arange(size) / period)
+    return np.repeat(np.repeat(wave[None, :, None], size, axis=0), 3, axis=2)
+
+
+@pytest.mark.parametrize("image, low, high", [
+    (np.random.default_rng(0).uniform(0, 255, (64, 64, 3)), 0.77, 0.83),  # 1 - pi / 16
+    (_checkerboard(), 0.99, 1.0),       # period 2: all fine detail
+    (_slow_wave(), 0.0, 0.01),          # period 16: none
+    (np.full((16, 16, 3), 7.0), 0.0, 0.0),  # flat: no variation at all
+])
+def test_fine_detail_share_of_planted_patterns(image, low, high):
+    assert low <= class_neurons.fine_detail_share(image) <= high
+    batch = class_neurons.fine_detail_share(np.stack([image, image]))
+    assert batch.shape == (2,) and np.allclose(batch, batch[0])
+
+
+def test_fine_detail_share_explains_bad_inputs():
+    with pytest.raises(ValueError, match="period > 2"):
+        class_neurons.fine_detail_share(np.zeros((8, 8, 3)), period=2)
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        class_neurons.fine_detail_share(np.zeros((8, 8)))
+
+
+def test_the_explorer_grows_at_its_size_and_estimates_the_next_click(shapes_model):
+    import matplotlib.pyplot as plt
+
+    explorer = class_neurons.ClassExplorer(shapes_model, size=64)
+    assert explorer.estimate(10) is None and not explorer.is_ready("ring", "logit", "naive", 4)
+    image, x = explorer.generate("ring", "logit", "naive", 4)
+    assert image.shape == (64, 64, 3) and x.shape == (64, 64, 3)
+    assert explorer.is_ready("ring", "logit", "naive", 4)
+    assert explorer.estimate(8) == pytest.approx(2 * explorer.estimate(4))
+    assert len(explorer.figure("ring", "logit", "naive", 4).axes) == 2
+    plt.close("all")
