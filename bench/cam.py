@@ -45,7 +45,8 @@ def build_model(name: str, size: int) -> keras.Model:
         return keras.applications.VGG16(weights=None, input_shape=(size, size, 3),
                                         classifier_activation=None)
     if name == "mobilenet":
-        return keras.applications.MobileNet(weights=None, alpha=0.25, input_shape=(size, size, 3),
+        # alpha 1.0: the lecture's default network (helpers.lecture_model("mobilenet"))
+        return keras.applications.MobileNet(weights=None, alpha=1.0, input_shape=(size, size, 3),
                                             classifier_activation=None)
     raise ValueError(f"Unknown model {name!r}; choose vgg16 or mobilenet.")
 

@@ -1,4 +1,5 @@
-"""Images in and out: load a photo from anywhere as RGB uint8, resize it, and turn any
+"""Images in and out: load a photo from anywhere as RGB uint8, resize it (or crop it to fill a
+shape: ``cover``), put two photos side by side in one image (``side_by_side``), and turn any
 optimized input tensor back into something a person can look at."""
 
 from __future__ import annotations
@@ -160,6 +161,45 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
         raise ValueError(f"Image size must be positive, got {size}.")
     pil = Image.fromarray(to_rgb(image))
     return np.asarray(pil.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def cover(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize an RGB image to fill ``size`` (an int for a square, or (height, width)) without
+    distorting it: the largest centred crop of the target's aspect ratio, then resized."""
+    height, width = (size, size) if isinstance(size, int) else size
+    if height <= 0 or width <= 0:
+        raise ValueError(f"Image size must be positive, got {size}.")
+    image = to_rgb(image)
+    rows, cols = image.shape[:2]
+    # crop whichever side is too long for the target's aspect ratio height / width
+    crop_rows = min(rows, max(1, round(cols * height / width)))
+    crop_cols = min(cols, max(1, round(rows * width / height)))
+    top, left = (rows - crop_rows) // 2, (cols - crop_cols) // 2
+    return resize(image[top:top + crop_rows, left:left + crop_cols], (height, width))
+
+
+def side_by_side(left, right, size: int = 224) -> np.ndarray:
+    """Two photos in one square image: ``left`` fills the left half, ``right`` the right half.
+
+    Each photo is centre-cropped to its half's shape (``size`` high, ``size // 2`` wide on the
+    left, the rest on the right) and resized, so neither is distorted. A test image with two
+    objects in known places: the left half holds the first, columns ``size // 2`` and up the
+    second.
+
+    Args:
+        left, right: anything ``load_image`` accepts (a sample name such as 'cat', a path, a
+            URL, a PIL image or an array).
+        size: side of the square result in pixels, at least 2.
+
+    Returns:
+        (size, size, 3) RGB ``uint8``.
+    """
+    if int(size) < 2:
+        raise ValueError(f"side_by_side needs a size of at least 2 pixels (one column per "
+                         f"photo); got {size}.")
+    half = size // 2
+    return np.concatenate([cover(load_image(left), (size, half)),
+                           cover(load_image(right), (size, size - half))], axis=1)
 
 
 def deprocess_image(x, contrast: float = 0.15) -> np.ndarray:

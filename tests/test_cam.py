@@ -9,11 +9,13 @@ import pytest
 import tensorflow as tf
 
 from helpers import cam
+from helpers.images import side_by_side
 
 #: Cat face in data/images/cat.jpg resized to 224 x 224: (top, left, bottom, right), set by
 #: looking at the photo (the cat fills the left 4/5; background on the right and top-left).
 CAT_BOX = (30, 25, 215, 180)
 CAT_CLASSES = {"tabby", "tiger_cat", "Egyptian_cat", "Persian_cat", "Siamese_cat"}
+COFFEE_CLASSES = {"espresso", "cup", "coffee_mug"}
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +385,14 @@ def test_cat_photo_grad_cam_peaks_on_the_cat(mobilenet):
     assert top <= row <= bottom and left <= col <= right, (row, col)
     # MobileNet's head is global average pooling + a 1x1 convolution: CAM is exact there too
     np.testing.assert_allclose(cam.cam(mobilenet, x, top_cat), heat, atol=1e-4)
+
+
+def test_grad_cam_for_the_cat_peaks_on_the_cats_half(mobilenet):
+    """The cat photo beside the coffee photo: each class's map peaks on its own half."""
+    pair = side_by_side("cat", "coffee", 224)
+    top = [(i, name) for i, name, _ in mobilenet.top_k(pair, k=10)]
+    cat = next(i for i, name in top if name in CAT_CLASSES)
+    coffee = next(i for i, name in top if name in COFFEE_CLASSES)
+    heat = cam.grad_cam(mobilenet, np.repeat(mobilenet.preprocess(pair), 2, axis=0), [cat, coffee])
+    (_, cat_col), (_, coffee_col) = cam.peaks(cam.upsample_maps(heat, (224, 224)))
+    assert cat_col < 112 <= coffee_col, (cat_col, coffee_col)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import SAMPLE_IMAGES, deprocess_image, load_image, resize, to_rgb
+from helpers.images import (SAMPLE_IMAGES, cover, deprocess_image, load_image, resize,
+                            side_by_side, to_rgb)
 
 
 @pytest.mark.parametrize("name", list(SAMPLE_IMAGES))
@@ -110,3 +111,44 @@ def test_jpeg_bytes_roundtrip(tmp_path):
     path = tmp_path / "g.png"
     path.write_bytes(buffer.getvalue())
     assert tuple(load_image(path)[0, 0]) == (10, 200, 30)
+
+
+def test_cover_crops_the_centre_instead_of_squeezing():
+    wide = np.zeros((40, 80, 3), np.uint8)
+    wide[:, 30:50] = 255                         # a white band: the central quarter
+    np.testing.assert_array_equal(cover(wide, (40, 20)), 255)
+    tall = np.zeros((80, 40, 3), np.uint8)
+    tall[30:50] = 255
+    np.testing.assert_array_equal(cover(tall, (20, 40)), 255)
+    assert cover(wide, 10).shape == (10, 10, 3)
+
+
+def test_side_by_side_puts_each_photo_in_its_half():
+    red = np.zeros((30, 50, 3), np.uint8)
+    red[..., 0] = 255
+    blue = np.zeros((60, 20, 3), np.uint8)
+    blue[..., 2] = 255
+    pair = side_by_side(red, blue, size=33)      # odd: the right half gets the extra column
+    assert pair.shape == (33, 33, 3) and pair.dtype == np.uint8
+    np.testing.assert_array_equal(pair[:, :16], np.broadcast_to([255, 0, 0], (33, 16, 3)))
+    np.testing.assert_array_equal(pair[:, 16:], np.broadcast_to([0, 0, 255], (33, 17, 3)))
+
+
+def test_side_by_side_of_two_sample_photos():
+    pair = side_by_side("cat", "coffee")
+    assert pair.shape == (224, 224, 3)
+    # the cat's half is the centre of the cat photo, not a squeezed copy of all of it
+    cat = load_image("cat")
+    rows, cols = cat.shape[:2]
+    centre = cat[:, (cols - rows // 2) // 2:(cols + rows // 2) // 2]
+    np.testing.assert_allclose(pair[:, :112].mean(axis=(0, 1)), centre.mean(axis=(0, 1)), atol=3)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: side_by_side("cat", "coffee", size=1), "at least 2"),
+    (lambda: cover(np.zeros((4, 4, 3), np.uint8), (0, 4)), "positive"),
+    (lambda: side_by_side("catt", "coffee"), "sample photos"),
+])
+def test_side_by_side_bad_input_is_named(call, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        call()
