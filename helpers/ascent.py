@@ -64,7 +64,8 @@ _EPS = 1e-8
 #: A gradient whose root mean square is below this is zero up to rounding (a typical one is
 #: 1e-6 to 1e-2): the unit is reported as dead.
 ZERO_GRADIENT = 1e-10
-_BATCH_FIELDS = ("images", "inputs", "history", "initial", "final", "dead", "out_of_range")
+_BATCH_FIELDS = ("images", "inputs", "history", "initial", "final", "dead", "out_of_range",
+                 "high_frequency")
 _BLUR_RADIUS = 3  # taps on each side of the blur kernel: enough for sigma <= 1.5
 
 
@@ -219,6 +220,9 @@ class AscentResult:
         seconds: wall-clock time of the optimization.
         out_of_range: share of each image's pixel values outside what a real image can hold
             (beyond black or white), (N,). Unconstrained ascent buys activation this way.
+        high_frequency: share of each image's contrast energy at high spatial frequencies
+            (``high_frequency_share``), (N,): about 0.8 for white noise, near 0 for smooth
+            images. Plain ascent's pixel-level noise shows here.
     """
 
     images: np.ndarray
@@ -233,6 +237,7 @@ class AscentResult:
     dead: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     seconds: float = 0.0
     out_of_range: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    high_frequency: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def titles(self, fmt: str = "{unit}: {final:.2f}", names=None) -> list[str]:
         """One caption per image; ``fmt`` may use {unit}, {name}, {initial} and {final}."""
@@ -300,13 +305,13 @@ def maximize(model, objective: Objective, units, *, steps: int = 30, lr: float |
                                seed, -1.0 if minimize else 1.0)
                  for i in range(0, len(units), batch_size)]
     seconds = time.perf_counter() - start
-    images, inputs, history, initial, final, dead, out_of_range = (
+    images, inputs, history, initial, final, dead, out_of_range, high_frequency = (
         np.concatenate(pieces, axis=1 if name == "history" else 0)
         for name, pieces in zip(_BATCH_FIELDS, zip(*parts)))
     if warn_dead and dead.any():
         _warn_dead(objective, [int(u) for u, d in zip(units, dead) if d])
     return AscentResult(images, inputs, history, initial, final, tuple(int(u) for u in units),
-                        objective, reg, minimize, dead, seconds, out_of_range)
+                        objective, reg, minimize, dead, seconds, out_of_range, high_frequency)
 
 
 def maximize_filters(model, layer: str, filters=None, *, crop: float = 0.1, wake: bool = True,
@@ -334,6 +339,41 @@ def maximize_classes(model, classes, *, objective: str = "logit", init="zeros",
 def num_filters(model, layer: str) -> int:
     """How many filters (output channels) the spatial layer ``layer`` has."""
     return _num_channels(model_parts(model, None)[0], layer)
+
+
+def high_frequency_share(images, cutoff: float = 0.25) -> np.ndarray:
+    """Share of each image's contrast energy at spatial frequencies above ``cutoff`` cycles per
+    pixel (0.5 is the finest, a checkerboard), from its 2-D Fourier transform:
+
+        sum_{|f| > cutoff} |F(f)|^2 / sum_{f != 0} |F(f)|^2,   F the FFT of each channel
+
+    The mean of each channel is left out, so a flat image counts as nothing. White noise spreads
+    its energy evenly, about 1 - pi cutoff^2 = 0.80 of it above the default cutoff; a photo's
+    falls off as 1/f^2 and keeps only a few percent there. Pixel-level noise is what unregularized
+    gradient ascent adds, and what this number catches even when a display stretch hides it.
+
+    Args:
+        images: (N, H, W, C) or (H, W, C) numbers, any range.
+        cutoff: in cycles per pixel, in (0, 0.5).
+
+    Returns:
+        (N,) shares in [0, 1] (0 for a constant image).
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4:
+        raise ValueError(f"Expected images (N, H, W, C) or (H, W, C); got shape {images.shape}.")
+    if not 0 < cutoff < 0.5:
+        raise ValueError(f"cutoff is in cycles per pixel, in (0, 0.5); got {cutoff}.")
+    images = images - images.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(images, axes=(1, 2))) ** 2
+    fy = np.fft.fftfreq(images.shape[1])[:, None]
+    fx = np.fft.fftfreq(images.shape[2])[None, :]
+    high = (np.sqrt(fx ** 2 + fy ** 2) > cutoff)[None, :, :, None]
+    total = power.sum(axis=(1, 2, 3))
+    return np.divide((power * high).sum(axis=(1, 2, 3)), total, out=np.zeros_like(total),
+                     where=total > 1e-20)  # a constant image: rounding only
 
 
 def image_from_input(model, x, preprocess=None) -> np.ndarray:
@@ -683,7 +723,7 @@ def _ascend_batch(graph: _AscentGraph, units, reg, steps, lr, init, start, seed,
         shown = np.repeat(shown, 3, axis=-1)
     out_of_range = np.mean(np.abs(image) > 1.0 + 1e-6, axis=(1, 2, 3))
     return (shown, inputs.astype(np.float32), history, initial, final, rms_seen < ZERO_GRADIENT,
-            out_of_range)
+            out_of_range, high_frequency_share(image))
 
 
 def _initial_param(graph: _AscentGraph, units, init, start, seed) -> np.ndarray:

@@ -22,6 +22,8 @@ from helpers.ascent import affine_preprocessing, layer_model, model_parts
 from helpers.layers import all_layers, conv_layers, get_layer, is_conv, require_spatial
 
 NORMALIZATIONS = ("shared", "each")
+#: The four orthogonal parts of a first-layer kernel (see ``kernel_parts``).
+KERNEL_PARTS = ("brightness", "colour", "grey pattern", "colour pattern")
 #: Kernels or vectors smaller than this share of the largest one are zero up to rounding.
 NEGLIGIBLE = 1e-6
 
@@ -120,6 +122,69 @@ def kernel_images(kernels: np.ndarray, normalize: str = "shared") -> np.ndarray:
     visible = peak > NEGLIGIBLE * np.abs(kernels).max()
     scaled = np.divide(kernels, 2 * peak, out=np.zeros_like(kernels), where=visible)
     return np.clip(0.5 + scaled, 0.0, 1.0)
+
+
+def kernel_parts(kernels: np.ndarray) -> np.ndarray:
+    """Split each RGB kernel into four orthogonal parts and give each part's share of its energy.
+
+    With u the kernel's mean over positions (one weight per colour) and s = w - u what changes
+    from position to position, each is split again into its grey part (the mean over the three
+    colours) and its colour part (the rest):
+
+        w = grey(u) + colour(u) + grey(s) + colour(s),   sum of the squared norms = ||w||^2
+
+    ``"brightness"`` (the same weight everywhere and in every colour: overall light),
+    ``"colour"`` (the same everywhere, different per colour: a colour-opponent filter such as
+    blue minus yellow), ``"grey pattern"`` (a spatial pattern of light and dark: edges, bars,
+    spots) and ``"colour pattern"`` (a spatial pattern that differs per colour). Names in
+    ``KERNEL_PARTS``. A kernel of zeros has all shares 0.
+
+    Args:
+        kernels: (filters, k, k, 3), as from ``rgb_kernels``.
+
+    Returns:
+        (filters, 4) shares in [0, 1], each row summing to 1 (or 0 for a zero kernel).
+    """
+    kernels = np.asarray(kernels, dtype=np.float64)
+    if kernels.ndim != 4 or kernels.shape[-1] != 3:
+        raise ValueError(f"Expected RGB kernels (filters, k, k, 3); got shape {kernels.shape}. "
+                         "Get them with rgb_kernels(model).")
+    uniform = np.broadcast_to(kernels.mean(axis=(1, 2), keepdims=True), kernels.shape)
+    parts = []
+    for part in (uniform, kernels - uniform):
+        grey = np.broadcast_to(part.mean(axis=-1, keepdims=True), part.shape)
+        parts += [grey, part - grey]
+    energy = np.stack([np.sum(part ** 2, axis=(1, 2, 3)) for part in parts], axis=1)
+    total = energy.sum(axis=1, keepdims=True)
+    return np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
+
+
+def show_kernels(kernels: np.ndarray, normalize: str = "each", ncols: int = 8,
+                 size: float = 0.9, title: str | None = None, fig=None, nrows: int = 0):
+    """Draw kernels (filters, k, k, 3) big, one panel per filter labelled with its index,
+    ``ncols`` to a row, ``size`` inches per panel, each weight a sharp square (nearest
+    interpolation). ``fig``: a figure or subfigure to draw into (default: a new figure);
+    ``nrows``: at least this many rows, the extra ones left blank, so that two layers drawn
+    side by side get panels of the same size. Returns the figure (or subfigure)."""
+    images = kernel_images(kernels, normalize)
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer; got {ncols!r}.")
+    cols = min(ncols, len(images))
+    rows = max(-(-len(images) // cols), nrows)
+    if fig is None:
+        fig = plt.figure(figsize=(size * cols, size * rows + (0.45 if title else 0.1)),
+                         layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for k, ax in enumerate(axes):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[k], interpolation="nearest")
+        ax.set_xlabel(str(k), fontsize=7, labelpad=1)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def cosine_similarity(vectors: np.ndarray, center: bool = False) -> np.ndarray:

@@ -243,3 +243,26 @@ def test_diverging_ascent_is_reported_not_returned(live_cnn):
 def test_not_a_model_is_a_type_error():
     with pytest.raises(TypeError, match="VisModel or a keras.Model"):
         ascent.maximize_filters("vgg16", "block1_conv1", [0])
+
+
+def test_high_frequency_share_of_planted_images(rng):
+    noise = rng.normal(size=(2, 64, 64, 3))
+    y, x = np.mgrid[:64, :64]
+    smooth = np.repeat(np.sin(2 * np.pi * x / 64)[None, :, :, None], 3, axis=-1)
+    checker = np.repeat(((x + y) % 2 * 2.0 - 1)[None, :, :, None], 3, axis=-1)
+    flat = np.full((1, 64, 64, 3), 0.3)
+    shares = ascent.high_frequency_share(np.concatenate([noise, smooth, checker, flat]))
+    np.testing.assert_allclose(shares[:2], 1 - np.pi * 0.25 ** 2, atol=0.03)  # white noise
+    assert shares[2] < 1e-6 and shares[3] == pytest.approx(1.0) and shares[4] == 0
+    assert ascent.high_frequency_share(noise[0]).shape == (1,)
+    with pytest.raises(ValueError, match="cutoff"):
+        ascent.high_frequency_share(noise, cutoff=0.5)
+
+
+def test_ascent_reports_the_high_frequency_share_of_its_images(live_cnn):
+    plain = ascent.maximize_filters(live_cnn, "conv2", range(3), steps=20, regularization="normalized")
+    smooth = ascent.maximize_filters(live_cnn, "conv2", range(3), steps=20, regularization="fourier")
+    assert plain.high_frequency.shape == (3,)
+    image = (plain.inputs + 1) / 2  # the bare model's preprocessing is x / 127.5 - 1
+    np.testing.assert_allclose(plain.high_frequency, ascent.high_frequency_share(image), atol=1e-6)
+    assert smooth.high_frequency.mean() < plain.high_frequency.mean()

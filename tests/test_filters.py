@@ -162,3 +162,34 @@ def test_rgb_kernels_need_an_rgb_layer():
     model = conv_model(np.ones((3, 3, 4, 2), np.float32))
     with pytest.raises(ValueError, match="see 4 input channels"):
         filters.rgb_kernels(model, "conv", preprocess=lambda x: x)
+
+
+def test_kernel_parts_of_planted_kernels(rng):
+    kernels = np.zeros((5, 3, 3, 3))
+    kernels[0] = 0.7                                  # overall light
+    kernels[1, ..., 2], kernels[1, ..., :2] = 1.0, -0.5  # blue against yellow, everywhere
+    kernels[2, :, 0], kernels[2, :, 2] = 1.0, -1.0    # a grey vertical edge
+    kernels[3, :, 0, 0], kernels[3, :, 2, 0] = 1.0, -1.0  # an edge in red only
+    kernels[3, :, 0, 1:], kernels[3, :, 2, 1:] = -0.5, 0.5
+    shares = filters.kernel_parts(kernels)
+    np.testing.assert_allclose(shares[:4], np.eye(4), atol=1e-12)
+    assert np.all(shares[4] == 0)                     # a zero kernel has no parts
+    mixed = filters.kernel_parts(rng.normal(size=(6, 3, 3, 3)))
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="RGB kernels"):
+        filters.kernel_parts(np.zeros((2, 3, 3, 1)))
+
+
+def test_show_kernels_draws_one_labelled_panel_per_filter(related):
+    kernels = filters.rgb_kernels(related)
+    fig = filters.show_kernels(kernels, ncols=3, title="four")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 6 and [ax.get_xlabel() for ax in shown] == ["0", "1", "2", "3"]
+    assert shown[0].images[0].get_interpolation() == "nearest"
+    assert fig.get_size_inches()[0] == pytest.approx(3 * 0.9)
+    matplotlib.pyplot.close(fig)
+    padded = filters.show_kernels(kernels, ncols=4, nrows=3)  # blank rows keep panels' size
+    assert len(padded.axes) == 12 and padded.get_size_inches()[1] == pytest.approx(3 * 0.9 + 0.1)
+    matplotlib.pyplot.close(padded)
+    with pytest.raises(ValueError, match="ncols"):
+        filters.show_kernels(kernels, ncols=0)
