@@ -20,6 +20,7 @@ import numpy as np
 
 from helpers import ascent
 from helpers.saliency import check_logits, class_index, keras_model, scores_and_gradients
+from helpers.widgets import Panel
 
 
 @dataclass
@@ -397,11 +398,8 @@ def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=(), si
     Returns:
         (the widget box to display, the ``ClassExplorer`` behind it).
     """
-    import time
 
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from helpers.saliency import class_picker
 
@@ -417,25 +415,15 @@ def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=(), si
     pick_steps = widgets.IntSlider(value=steps, min=8, max=256, step=8, description="steps",
                                    style=style)
     button = widgets.Button(description="Generate", button_style="primary")
-    status = widgets.Label()
-    out = widgets.Output()
+    panel = Panel()
 
     def draw(_=None):
-        start = time.perf_counter()
         choice = (chosen_class(), objective.value, pick_rung.value, pick_steps.value)
         expected = explorer.estimate(pick_steps.value)
-        if not explorer.is_ready(*choice):
-            status.value = ("generating..." if expected is None else
-                            f"generating, about {expected:.0f} s...")
-        with out:
-            out.clear_output(wait=True)
-            fig = explorer.figure(*choice)
-            display(fig)
-            plt.close(fig)
-        status.value = f"done in {time.perf_counter() - start:.1f} s"
+        busy = ("drawing..." if explorer.is_ready(*choice) else "generating..."
+                if expected is None else f"generating, about {expected:.0f} s...")
+        panel.show(lambda: explorer.figure(*choice), "done", busy)
 
     button.on_click(draw)
     draw()
-    controls = [widgets.HBox([classes, objective]),
-                widgets.HBox([pick_rung, pick_steps, button, status])]
-    return widgets.VBox([*controls, out]), explorer
+    return panel.box([classes, objective], [pick_rung, pick_steps, button]), explorer

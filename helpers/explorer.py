@@ -14,7 +14,6 @@ References:
 from __future__ import annotations
 
 import math
-import time
 
 import keras
 import matplotlib.pyplot as plt
@@ -23,6 +22,7 @@ import numpy as np
 from helpers.activations import feature_extractor
 from helpers.layers import require_spatial
 from helpers.plotting import ACTIVATION_CMAP, grid_shape, upsample
+from helpers.widgets import Panel
 
 #: Channels per page of a grid: 8 x 8 panels stay readable in a notebook.
 PER_PAGE = 64
@@ -382,7 +382,6 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
         (the widget box to display, the ``ActivationExplorer`` behind it).
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     explorer = ActivationExplorer(vm, images, layers)
     image = image or next(iter(explorer.images))
@@ -401,8 +400,7 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
                                           layout=widgets.Layout(width="150px"))
     top = widgets.Button(description="most active", tooltip="the layer's most active channel")
     show = widgets.Button(description="Show", button_style="primary")
-    status = widgets.Label()
-    out = widgets.Output()
+    panel = Panel()
 
     def on_layer(change):
         # The channel count comes from the model, so changing layer computes nothing.
@@ -411,13 +409,8 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
         pick_channel.value = min(pick_channel.value, count - 1)
 
     def draw(_=None):
-        start = time.perf_counter()
-        with out:
-            out.clear_output(wait=True)
-            fig = explorer.figure(pick_image.value, pick_layer.value, pick_channel.value)
-            display(fig)
-            plt.close(fig)
-        status.value = f"drawn in {time.perf_counter() - start:.2f} s"
+        panel.show(lambda: explorer.figure(pick_image.value, pick_layer.value,
+                                           pick_channel.value))
 
     def most_active(_):
         pick_channel.value = int(explorer.top_channels(pick_image.value, pick_layer.value)[0][0])
@@ -427,5 +420,4 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
     show.on_click(draw)
     top.on_click(most_active)
     draw()
-    controls = widgets.HBox([pick_image, pick_layer, pick_channel, top, show, status])
-    return widgets.VBox([controls, out]), explorer
+    return panel.box([pick_image, pick_layer, pick_channel, top, show]), explorer

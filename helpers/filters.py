@@ -335,3 +335,67 @@ def show_pairs(pairs, panels, measure: str = "cos", title: str | None = None, cm
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+# --- the explorer --------------------------------------------------------------------------------
+
+def parse_units(text: str, count: int) -> list[int]:
+    """Filter indices from text such as ``"0-7, 12"`` (ranges inclusive), checked.
+
+    Raises:
+        ValueError: not numbers and ranges, nothing chosen, or an index outside 0..count-1.
+    """
+    chosen = []
+    for part in str(text).replace(" ", "").split(","):
+        lo, _, hi = part.partition("-")
+        if not part:
+            continue
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise ValueError(f"Cannot read filters {text!r}: write numbers and ranges, "
+                             "e.g. '0-7, 12'.")
+        chosen += range(int(lo), int(hi or lo) + 1)
+    if not chosen:
+        raise ValueError("No filters chosen: write numbers and ranges, e.g. '0-7, 12'.")
+    bad = [u for u in chosen if u >= count]
+    if bad:
+        raise ValueError(f"Filter {bad[0]} does not exist: this layer has {count} "
+                         f"(0 to {count - 1}).")
+    return chosen
+
+
+def filter_explorer(vm, layer: str, steps: int, size: int, rung: str = "robust",
+                    filters: str = "0-7"):
+    """Choose a layer, filters, steps, learning rate, rung (and minimize), press "Run": the
+    filters' images by gradient ascent (``ascent.maximize_filters``), drawn at once for the
+    default view and replaced by each run. Returns the widget box."""
+    import ipywidgets as widgets
+
+    from helpers.ascent import LADDER, maximize_filters, num_filters
+    from helpers.plotting import show_images
+    from helpers.widgets import Panel
+
+    controls = dict(
+        fmap=widgets.Dropdown(options=vm.feature_layers(), value=layer, description="layer"),
+        filter_text=widgets.Text(value=filters, description="filters"),
+        steps=widgets.IntSlider(value=steps, min=5, max=4 * steps, step=5, description="steps"),
+        lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="lr"),
+        rung=widgets.Dropdown(options=list(LADDER), value=rung, description="rung"),
+        minimize=widgets.Checkbox(value=False, description="minimize"),
+    )
+    button = widgets.Button(description="Run", button_style="primary")
+    panel = Panel()
+
+    def figure():
+        c = {name: w.value for name, w in controls.items()}
+        units = parse_units(c["filter_text"], num_filters(vm, c["fmap"]))
+        result = maximize_filters(vm, c["fmap"], units, steps=c["steps"], lr=c["lr"],
+                                  size=size, regularization=c["rung"], minimize=c["minimize"])
+        return show_images(result.images, titles=result.titles("{unit}: {final:.2f}"),
+                           ncols=8, size=1.6,
+                           suptitle=f"{c['fmap']}, {c['rung']}, {c['steps']} steps, lr "
+                                    f"{c['lr']:g}{', minimized' if c['minimize'] else ''}")
+
+    button.on_click(lambda _: panel.show(figure, "ran"))
+    panel.show(figure, "ran")
+    rows = list(controls.values())
+    return panel.box(rows[:3], rows[3:] + [button])

@@ -345,31 +345,32 @@ def show_verdict(vm: VisModel, image, title: str = "", axes=None):
 def upload_widget(vm: VisModel):
     """Display a FileUpload and a Score button: the uploaded page image (PNG or JPEG: a
     screenshot or a PDF page rendered to an image) is judged with ``show_verdict`` when the
-    button is pressed. Returns the widget."""
+    button is pressed, each verdict replacing the last (``helpers.widgets``). Returns the
+    widget."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    from helpers.widgets import Panel
+
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="Page image")
     button = widgets.Button(description="Score it", button_style="primary")
-    output = widgets.Output()
+    panel = Panel()
+
+    def verdict():
+        file = upload.value[0]
+        fig, axes = plt.subplots(1, 3, figsize=(10.5, 5.4), layout="constrained")
+        show_verdict(vm, file["content"], title=file["name"], axes=axes)
+        return fig
 
     def score(_):
-        output.clear_output()
-        with output:
-            if not upload.value:
-                print("Choose a page image first (PNG or JPEG).")
-                return
-            file = upload.value[0]
-            try:
-                show_verdict(vm, file["content"], title=file["name"])
-            except ValueError as err:
-                print(err)
-                return
-            plt.show()
+        if not upload.value:
+            panel.say("Choose a page image first (PNG or JPEG).")
+            return
+        panel.show(verdict, "scored")
 
     button.on_click(score)
-    box = widgets.VBox([widgets.HBox([upload, button]), output])
+    box = panel.box([upload, button])
     display(box)
     return box
 

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.layers import all_layers
+from helpers.widgets import Panel
 
 #: Method names accepted by ``saliency_map``, in the order the notebook shows them.
 METHODS = ("vanilla", "gradient_x_input", "smoothgrad", "integrated_gradients")
@@ -676,11 +677,8 @@ def saliency_explorer(vm, images: dict, image=None, cls=None):
     Returns:
         (the widget box to display, the ``SaliencyExplorer`` behind it).
     """
-    import time
 
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     explorer = SaliencyExplorer(vm, images)
     image = image or next(iter(explorer.images))
@@ -700,8 +698,7 @@ def saliency_explorer(vm, images: dict, image=None, cls=None):
     baseline = widgets.Dropdown(options=["black", "grey"], value="black",
                                 description="IG baseline", style=style)
     button = widgets.Button(description="Compute", button_style="primary")
-    status = widgets.Label()
-    out = widgets.Output()
+    panel = Panel()
 
     def params():
         if method.value == "smoothgrad":
@@ -711,16 +708,10 @@ def saliency_explorer(vm, images: dict, image=None, cls=None):
         return {}
 
     def draw(_=None):
-        start = time.perf_counter()
-        with out:
-            out.clear_output(wait=True)
-            fig = explorer.figure(pick_image.value, chosen_class(), method.value, **params())
-            display(fig)
-            plt.close(fig)
-        status.value = f"computed in {time.perf_counter() - start:.1f} s"
+        panel.show(lambda: explorer.figure(pick_image.value, chosen_class(), method.value,
+                                           **params()), "computed")
 
     button.on_click(draw)
     draw()
-    rows = [widgets.HBox([pick_image, classes]), widgets.HBox([method, button, status]),
-            widgets.HBox([noise, samples]), widgets.HBox([steps, baseline])]
-    return widgets.VBox([*rows, out]), explorer
+    return panel.box([pick_image, classes], [method, button], [noise, samples],
+                     [steps, baseline]), explorer

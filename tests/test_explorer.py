@@ -164,17 +164,19 @@ def test_explorer_needs_images_and_spatial_layers(tiny_vm):
 
 def test_widget_draws_the_default_view_and_follows_the_layer(tiny_vm, images):
     box, ex = explorer.activation_explorer(tiny_vm, images)
-    controls, out = box.children
-    pick_image, pick_layer, pick_channel, _, show, status = controls.children
+    controls, status, out = box.children
+    pick_image, pick_layer, pick_channel, _, show = controls.children
     assert pick_layer.value == "conv2" and pick_channel.max == 5
     assert status.value.startswith("drawn in")  # the default figure was drawn right away
+    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
     assert "a" in ex._cache
     pick_layer.value = "conv1"
     assert pick_channel.max == 3 and pick_channel.value <= 3
     status.value = ""
+    first = out.outputs[0]["data"]["image/png"]
     show.click()
     assert status.value.startswith("drawn in")
-    plt.close("all")
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != first  # replaced
 
 
 def test_part_channel_skips_channels_that_fire_everywhere():

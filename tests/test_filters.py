@@ -193,3 +193,31 @@ def test_show_kernels_draws_one_labelled_panel_per_filter(related):
     matplotlib.pyplot.close(padded)
     with pytest.raises(ValueError, match="ncols"):
         filters.show_kernels(kernels, ncols=0)
+
+
+@pytest.mark.parametrize("text, expected", [("0-3", [0, 1, 2, 3]), ("5, 1-2", [5, 1, 2]),
+                                            (" 7 ", [7])])
+def test_filters_are_read_from_numbers_and_ranges(text, expected):
+    assert filters.parse_units(text, 8) == expected
+
+
+@pytest.mark.parametrize("text, message", [("a-b", "numbers and ranges"), ("", "No filters"),
+                                           ("2-9", "Filter 8 does not exist.*0 to 7")])
+def test_unreadable_filters_say_how_to_write_them(text, message):
+    with pytest.raises(ValueError, match=message):
+        filters.parse_units(text, 8)
+
+
+def test_filter_explorer_draws_the_default_and_replaces_it(shapes_model):
+    pytest.importorskip("ipywidgets")
+    box = filters.filter_explorer(shapes_model, "block2_conv2", steps=5, size=48,
+                                  filters="0-1")
+    (layer, text, _), (*_, button), status, out = [*map(lambda r: r.children, box.children[:2]),
+                                                   *box.children[2:]]
+    first = out.outputs[0]["data"]["image/png"]
+    text.value = "2-3"
+    button.click()
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["image/png"] != first
+    text.value = "99"
+    button.click()
+    assert "Filter 99 does not exist" in out.outputs[0]["text"] and status.value == "failed"

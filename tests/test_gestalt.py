@@ -1,6 +1,7 @@
 """The Paper Gestalt CNN: architecture, committed weights, accuracy and explanations on
 fresh pages, its ROC, and turning page images into inputs."""
 
+import base64
 import io
 
 import keras
@@ -179,25 +180,29 @@ def test_missing_weights_say_how_to_get_them(tmp_path):
         gestalt.load_trained(tmp_path / "nothing.weights.h5")
 
 
-def test_upload_widget_scores_an_uploaded_page(vm, capsys):
+def test_upload_widget_scores_an_uploaded_page(vm, monkeypatch):
     import datetime
 
-    import matplotlib.pyplot as plt
+    from helpers import widgets
 
+    drawn = []
+    render = widgets.figure_png
+    monkeypatch.setattr(widgets, "figure_png", lambda fig: drawn.append(fig) or render(fig))
     box = gestalt.upload_widget(vm)
-    upload, button = box.children[0].children
+    (upload, button), status, out = box.children[0].children, *box.children[1:]
     button.click()
-    assert "Choose a page image first" in capsys.readouterr().out
+    assert "Choose a page image first" in out.outputs[0]["text"]
     buffer = io.BytesIO()
     Image.fromarray(pages.make_pages(1, seed=3).images[0]).save(buffer, "PNG")
     upload.value = ({"name": "page.png", "type": "image/png", "size": len(buffer.getvalue()),
                      "content": memoryview(buffer.getvalue()),
                      "last_modified": datetime.datetime.now()},)
-    plt.close("all")
     button.click()
-    figure = plt.gcf()
+    (picture,) = out.outputs  # the verdict replaced the message
+    (figure,) = drawn
     assert len(figure.axes) == 3 and "P(good)" in figure.axes[1].get_title()
-    plt.close("all")
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture["data"]["image/png"]))))
+    assert shown.std() > 10 and status.value.startswith("scored in")
 
 
 @pytest.mark.parametrize("masks, cls, message", [
