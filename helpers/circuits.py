@@ -100,6 +100,60 @@ def circuit_layers(model) -> list[str]:
     return [layer.name for layer in all_layers(_keras_model(model)) if is_unit_layer(layer)]
 
 
+#: Where notebook 05 looks in each model: ``circuit``, a layer whose circuit section 2 reads;
+#: ``expanded``, a (from, to) pair of non-adjacent layers; ``tuning``, a middle layer to probe
+#: with curves; ``equivariance``, the layer whose kernels expanded to the pixels are compared;
+#: ``picker``, the explorer's default layer. MobileNet's are pointwise layers (their circuits
+#: are expanded through the depthwise convolution before them); MobileNetV2's stop before its
+#: first residual addition (block 2), since expanded weights follow a single chain of layers.
+CHOICES = {
+    "shapes": dict(circuit="block2_conv1", expanded=("block1_conv1", "block2_conv2"),
+                   tuning="block3_conv1", equivariance="block2_conv1", picker="block3_conv1"),
+    "mobilenet": dict(circuit="conv_pw_2", expanded=("conv1_relu", "conv_pw_2"),
+                      tuning="conv_pw_9_relu", equivariance="conv_pw_2", picker="conv_pw_3"),
+    "vgg16": dict(circuit="block1_conv2", expanded=("block1_conv1", "block2_conv1"),
+                  tuning="block3_conv3", equivariance="block1_conv2", picker="block2_conv2"),
+    "mobilenet_v2": dict(circuit="block_1_project", expanded=("Conv1_relu", "block_1_project"),
+                         tuning="block_6_expand_relu", equivariance="block_1_project",
+                         picker="block_2_project"),
+}
+CHOICES["mobilenet_small"] = CHOICES["mobilenet"]  # the same layers, a quarter of the channels
+
+
+def choices(model) -> dict:
+    """Where to look in ``model`` (a VisModel): ``CHOICES[model.name]`` plus ``layers``, the
+    channel-mixing layers whose circuits can be drawn (see ``drawable_layers``), for the picker.
+
+    Raises:
+        ValueError: a model name without choices; the message lists the known ones.
+    """
+    name = getattr(model, "name", None)
+    if name not in CHOICES:
+        raise ValueError(f"No layer choices for model {name!r}; known: {', '.join(CHOICES)}. "
+                         "Pick the layers by hand (circuits.circuit_layers lists them).")
+    return dict(CHOICES[name], layers=drawable_layers(model))
+
+
+def drawable_layers(model, limit: int = 8) -> list[str]:
+    """The first ``limit`` channel-mixing layers whose circuits ``show_circuit`` can draw: those
+    whose inputs (read as ``default_from_layer`` says) lie on a single chain of layers from the
+    image, so that feature visualizations know their receptive field (MobileNetV2's residual
+    blocks do not)."""
+    found = []
+    for name in circuit_layers(model):
+        source = default_from_layer(model, name) or feature_source(model, name)
+        try:
+            _chain(model, input_layer_name(model), name)
+            if not _is_input(model, source):
+                receptive_field(model, source)
+        except ValueError:
+            continue
+        found.append(name)
+        if len(found) == limit:
+            break
+    return found
+
+
 def _unit_layer(model, name: str):
     """The layer ``name``, checked to be a channel-mixing convolution."""
     layer = get_layer(model, name)
@@ -833,6 +887,41 @@ def edge_preference(model, layer: str, preprocess=None) -> tuple[Tuning, np.ndar
     return tuning, np.where(total > 0, (edge - plain) / np.where(total > 0, total, 1), 0.0)
 
 
+def matching_chance(matches, picks) -> np.ndarray:
+    """How many matches chance alone gives when each unit's inputs are drawn at random.
+
+    Unit u has candidate inputs, some of which would "match" it (e.g. an edge detector at the
+    curve's orientation); ``picks[u]`` of them are drawn without replacement. The number of
+    matches of one unit is hypergeometric, P(k) = C(K, k) C(N - K, n - k) / C(N, n) with N
+    candidates, K matching and n drawn; the units' counts add up (a convolution).
+
+    Args:
+        matches: per unit, a boolean sequence over its candidate inputs (True = would match).
+        picks: per unit, how many inputs were drawn (at most the number of candidates).
+
+    Returns:
+        float64 (sum(picks) + 1,): the probability of 0, 1, ... matches in all. The chance of
+        doing at least as well as ``m`` observed matches is ``dist[m:].sum()``.
+
+    Raises:
+        ValueError: lengths that differ, or more picks than candidates.
+    """
+    from math import comb
+
+    matches, picks = [np.asarray(m, bool) for m in matches], [int(n) for n in picks]
+    if len(matches) != len(picks):
+        raise ValueError(f"One pick count per unit: {len(matches)} units, {len(picks)} counts.")
+    dist = np.ones(1)
+    for m, n in zip(matches, picks):
+        total, good = len(m), int(m.sum())
+        if not 0 <= n <= total:
+            raise ValueError(f"Cannot draw {n} inputs from {total} candidates.")
+        one = np.array([comb(good, k) * comb(total - good, n - k) for k in range(n + 1)],
+                       np.float64) / comb(total, n)
+        dist = np.convolve(dist, one)
+    return dist
+
+
 # --- equivariance ------------------------------------------------------------------------------
 
 def rotate_kernel(kernel, angle: float) -> np.ndarray:
@@ -949,6 +1038,53 @@ def kernel_image(kernel) -> np.ndarray:
     return np.clip(0.5 + 0.5 * kernel / scale, 0, 1)
 
 
+def pixel_kernels(model, kernels) -> np.ndarray:
+    """Kernels (kh, kw, 3, units) that read the model's preprocessed input, rewritten over RGB
+    pixels u: with the preprocessing x = M u + b per pixel, w . x = (M^T w) . u + const. For
+    VGG16 this swaps BGR back to RGB; for [-1, 1] models it only rescales."""
+    from helpers.ascent import affine_preprocessing
+
+    kernels = np.asarray(kernels, np.float32)
+    if kernels.ndim != 4 or kernels.shape[2] != 3:
+        raise ValueError(f"Expected kernels (kh, kw, 3, units) on the RGB input; got "
+                         f"{kernels.shape}.")
+    matrix, _ = affine_preprocessing(model.preprocess_fn, 3)
+    return np.einsum("hwcf,cd->hwdf", kernels, matrix)
+
+
+def first_layer_conv(model, layer: str) -> str | None:
+    """The convolution that computes ``layer`` straight from the pixels (``layer`` being it,
+    or its batch norm, ReLU or padding), or None when more than one convolution (or a pool)
+    lies between ``layer`` and the image."""
+    try:
+        chain = _chain(model, input_layer_name(model), layer)
+    except ValueError:
+        return None
+    convs = [found for found in chain if isinstance(found, _CONVS)]
+    plain = all(isinstance(found, _CONVS + (keras.layers.BatchNormalization, keras.layers.ReLU,
+                                            keras.layers.ZeroPadding2D, keras.layers.Activation))
+                for found in chain)
+    if len(convs) != 1 or not plain or not is_unit_layer(convs[0]):
+        return None
+    return convs[0].name
+
+
+def _kernel_pictures(model, conv: str, channels, pixels: int = 8) -> dict:
+    """{channel: uint8 RGB picture of its kernel over pixels, each weight a pixels x pixels
+    square; None for a kernel that is all zero}."""
+    kernels = pixel_kernels(model, effective_kernel(model, conv))
+    largest = np.abs(kernels).max()
+    out = {}
+    for c in channels:
+        k = kernels[..., int(c)]
+        if np.abs(k).max() <= 1e-6 * largest:
+            out[int(c)] = None
+            continue
+        image = (255 * kernel_image(k)).round().astype(np.uint8)
+        out[int(c)] = np.repeat(np.repeat(image, pixels, axis=0), pixels, axis=1)
+    return out
+
+
 def _blank(ax, text: str = ""):
     ax.set_facecolor("#f2f2f2")
     ax.set_xticks([])
@@ -970,7 +1106,7 @@ def _image_ax(ax, image):
 
 
 def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels=None,
-                 title=None, vmax=None):
+                 title=None, vmax=None, input_caption=None):
     """Distill-style circuit: input features on the left, their weights into the unit in the
     middle (red excites, blue inhibits, one colour scale), the unit on the right.
 
@@ -982,6 +1118,7 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
         input_labels: {channel: extra text} under an input's name (e.g. its orientation).
         title: figure title (default: names the unit and its input layer).
         vmax: colour scale of the weights (default: the largest |weight| shown).
+        input_caption: title of the inputs' column (default: the input layer's name).
 
     Returns:
         The figure.
@@ -1018,7 +1155,7 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
             xyA=(1.0, 0.5), coordsA=weight_ax.transAxes, xyB=(0.0, 0.5), coordsB=unit_ax.transAxes,
             color=color, lw=0.8 + 3.2 * abs(conn.strength) / strongest, alpha=0.8))
         if row == 0:
-            image_ax.set_title(f"{circ.input_layer}", fontsize=8)
+            image_ax.set_title(input_caption or circ.input_layer, fontsize=8)
             size = "x".join(str(s) for s in circ.kernel_size)
             weight_ax.set_title(f"weights {size}", fontsize=8)
     cbar = fig.colorbar(heat, ax=unit_ax, orientation="horizontal", fraction=0.08, pad=0.08,
@@ -1140,10 +1277,10 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
         kernels: (kh, kw, in_channels, units).
         pairs: from ``rotated_pairs``.
         size: inches per panel.
-        colour: show RGB kernels as colours (``kernel_image``). Default: only for kernels of at
-            most 3x3, where each pixel's colour is readable; larger ones (expanded kernels, whose
-            colours average out to pale greys) and non-RGB kernels are shown as the sum over
-            input channels in red (+) and blue (-).
+        colour: show RGB kernels as colours (``kernel_image``). Default False: each kernel is
+            shown as its sum over input channels (for RGB kernels, its response to grey-level
+            light) in red (+) and blue (-), the pattern that turns; a 3x3 kernel's nine mixed
+            colours read as a patchwork, and larger (expanded) ones average out to pale greys.
 
     Every panel is scaled to its own symmetric range (0 is grey or white, its own largest
     |weight| saturates), so a weak kernel is as visible as a strong one.
@@ -1151,9 +1288,8 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
     if not pairs:
         raise ValueError("No rotated pairs to show; lower the margin or try more angles.")
     kernels = np.asarray(kernels, dtype=np.float32)
-    if colour is None:
-        colour = kernels.shape[2] == 3 and kernels.shape[0] * kernels.shape[1] <= 9
-    elif colour and kernels.shape[2] != 3:
+    colour = bool(colour)
+    if colour and kernels.shape[2] != 3:
         raise ValueError(f"colour=True needs RGB kernels; these have {kernels.shape[2]} inputs.")
     # constrained layout leaves room for every title, however few rows there are
     height = (size + 0.25) * len(pairs) + 0.4
@@ -1216,6 +1352,11 @@ def feature_images(model, layer: str, channels, size=None, steps: int = 48,
             model's input size).
         steps, regularization, seed: as for ``ascent.maximize``.
 
+    A feature computed by a single convolution straight from the pixels (``first_layer_conv``)
+    is linear until its ReLU, so the patch of a given contrast that drives it most is its
+    kernel itself: it gets that picture (``pixel_kernels``, mid-grey = 0, each weight a square),
+    since gradient ascent's jitter and blur smear a 3-pixel pattern into a colour blob.
+
     Returns:
         {channel: RGB uint8 image, or None for a dead unit, one whose gradient stays zero, so
         it gets no picture}. Results are remembered: asking again costs nothing.
@@ -1225,11 +1366,17 @@ def feature_images(model, layer: str, channels, size=None, steps: int = 48,
     if _is_input(model, layer):
         raise ValueError(f"{layer!r} is the model's input: its channels are the colours, with "
                          "nothing to visualize. Show the kernels with kernel_image instead.")
-    field = receptive_field(model, layer)
+    conv = first_layer_conv(model, layer)
+    if conv is not None and hasattr(model, "preprocess_fn"):
+        return _kernel_pictures(model, conv, channels)
+    try:
+        field = receptive_field(model, layer)
+    except ValueError:  # a residual block: no single chain to measure; use the whole image
+        field = None
+    native = _keras_model(model).inputs[0].shape[1] or 96
     if size is None:
-        native = _keras_model(model).inputs[0].shape[1] or 96
-        size = int(min(native, max(32, min(96, 3 * field))))
-    crop = (size - min(size, max(16, 2 * field))) // 2  # show about two receptive fields
+        size = int(min(native, 96 if field is None else max(32, min(96, 3 * field))))
+    crop = 0 if field is None else (size - min(size, max(16, 2 * field))) // 2
     target = visualized_layer(model, layer)
     settings = (target, size, steps, regularization, seed)
     known = _FEATURES.setdefault(_keras_model(model), {})
@@ -1255,19 +1402,24 @@ def show_circuit(model, layer: str, unit: int, from_layer: str | None = None, to
                  input_labels=None, title=None):
     """Read a circuit and draw it with feature visualizations of its inputs and its unit.
 
-    Inputs that are the image's colour channels are drawn as their colour. Arguments as for
+    Inputs that are the image's colour channels are drawn as their colour; inputs computed
+    by one convolution from the pixels, as their kernels (see ``feature_images``). Arguments as for
     ``circuit``, ``feature_images`` (``size``, ``steps``) and ``plot_circuit``
     (``input_labels``, ``title``). Returns (circuit, figure).
     """
     circ = circuit(model, layer, unit, from_layer=from_layer, top=top, rank=rank,
                    channels=channels)
+    kernels = (not _is_input(model, circ.input_layer)
+               and first_layer_conv(model, circ.input_layer) is not None)
     inputs = (None if _is_input(model, circ.input_layer) else
               feature_images(model, circ.input_layer, [c.channel for c in circ.connections],
                              size=size, steps=steps))
     if inputs is None:  # the inputs are the colour channels: draw each as its colour
         inputs = {c: np.full((4, 4, 3), np.eye(3)[c] * 0.85) for c in range(3)}
     unit_image = feature_images(model, layer, [unit], size=size, steps=steps)[unit]
-    return circ, plot_circuit(circ, inputs, unit_image, input_labels=input_labels, title=title)
+    caption = f"{circ.input_layer}\n(their kernels)" if kernels else None
+    return circ, plot_circuit(circ, inputs, unit_image, input_labels=input_labels, title=title,
+                              input_caption=caption)
 
 
 def circuit_picker(model, layers, default_layer: str | None = None, default_unit: int = 0,

@@ -416,7 +416,10 @@ def test_rotated_pairs_scale_each_kernel_to_its_own_symmetric_range():
         low, high = image.get_clim()
         assert low == pytest.approx(-high) and high == pytest.approx(np.abs(summed).max(), rel=1e-5)
     plt.close(fig)
-    fig = circuits.plot_rotated_pairs(kernels[:3, :3], [pair])  # 3x3 RGB: colours
+    fig = circuits.plot_rotated_pairs(kernels[:3, :3], [pair])  # 3x3 RGB: summed, no patchwork
+    assert fig.axes[2].get_images()[0].get_array().shape == (3, 3)
+    plt.close(fig)
+    fig = circuits.plot_rotated_pairs(kernels[:3, :3], [pair], colour=True)
     assert fig.axes[2].get_images()[0].get_array().shape == (3, 3, 3)
     assert np.abs(fig.axes[2].get_images()[0].get_array() - 0.5).max() == pytest.approx(0.5)
     plt.close(fig)
@@ -503,3 +506,71 @@ def test_feature_visualization_leaves_the_weights_reading_alone(separable_block)
     np.testing.assert_array_equal(circuits.expanded_weights(separable_block, "image", "pw"),
                                   before)
     assert circuits.feature_map_of(separable_block, "pw") == "pw_relu"
+
+
+# --- where notebook 05 looks, chance levels, first-layer pictures --------------------------------
+
+@pytest.mark.parametrize("name", ["shapes", "mobilenet", "mobilenet_small", "mobilenet_v2",
+                                  "vgg16"])
+def test_every_supported_model_has_layer_choices_that_work(name):
+    from helpers.models import MODEL_NAMES, load_model
+
+    assert set(MODEL_NAMES) <= set(circuits.CHOICES)
+    vm = load_model(name, weights=None)  # the real architecture; the weights do not matter
+    found = circuits.choices(vm)
+    assert found["circuit"] in found["layers"] and found["picker"] in found["layers"]
+    circuits.circuit(vm, found["circuit"], 0,
+                     from_layer=circuits.default_from_layer(vm, found["circuit"]))
+    assert circuits.linear_path(vm, *found["expanded"]).field > 3
+    assert circuits.linear_path(vm, circuits.input_layer_name(vm), found["equivariance"]).field > 3
+    assert len(vm.model.get_layer(found["tuning"]).output.shape) == 4
+    for layer in found["layers"]:  # each offered layer's circuit reads from a chain of layers
+        source = circuits.default_from_layer(vm, layer) or circuits.feature_source(vm, layer)
+        assert source == circuits.input_layer_name(vm) or circuits.receptive_field(vm, source)
+
+
+def test_choices_for_an_unknown_model_name_the_fix(tiny_cnn):
+    with pytest.raises(ValueError, match="known: shapes"):
+        circuits.choices(tiny_cnn)
+
+
+def test_matching_chance_is_the_hypergeometric_law_and_adds_up_over_units():
+    np.testing.assert_allclose(circuits.matching_chance([[1, 1, 0, 0]], [2]),
+                               [1 / 6, 4 / 6, 1 / 6])
+    import itertools
+
+    units = [([1, 0, 0, 1, 0], 2), ([0, 1, 1], 2), ([1, 0, 0, 0], 1)]
+    counts = np.zeros(6)
+    for draws in itertools.product(*[itertools.combinations(range(len(m)), n) for m, n in units]):
+        counts[sum(units[u][0][i] for u, d in enumerate(draws) for i in d)] += 1
+    np.testing.assert_allclose(circuits.matching_chance(*zip(*units)), counts / counts.sum())
+    with pytest.raises(ValueError, match="Cannot draw 3"):
+        circuits.matching_chance([[1, 0]], [3])
+
+
+def test_first_layer_features_are_pictured_by_their_kernels_over_rgb_pixels():
+    """A BGR model (as VGG16's caffe preprocessing) whose unit 0 reads only the blue channel at
+    the kernel's centre: its picture is blue there and grey elsewhere; a unit two convolutions
+    up gets a gradient-ascent picture."""
+    from helpers.models import VisModel
+
+    keras.utils.set_random_seed(4)
+    model = sequential((16, 16, 3), [
+        keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="c1"),
+        keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="c2")])
+    kernel = np.zeros((3, 3, 3, 2), np.float32)
+    kernel[1, 1, 0, 0] = 1.0  # BGR index 0 = blue
+    kernel[:, :, :, 1] = 0.5
+    model.get_layer("c1").set_weights([kernel, np.zeros(2, np.float32)])
+    vm = VisModel("bgr", model, ("a",), (16, 16), lambda u: np.asarray(u)[..., ::-1] - 100.0)
+    assert circuits.first_layer_conv(vm, "c1") == "c1"
+    assert circuits.first_layer_conv(vm, "c2") is None
+    picture = circuits.feature_images(vm, "c1", [0])[0]
+    assert picture.shape == (24, 24, 3)
+    centre, corner = picture[12, 12].astype(int), picture[0, 0].astype(int)
+    assert centre[2] == 255 and abs(centre[0] - 128) <= 1 and abs(centre[1] - 128) <= 1
+    assert np.abs(corner - 128).max() <= 1
+    assert circuits.feature_images(vm, "c2", [0], steps=2)[0].shape[-1] == 3
+    circ, fig = circuits.show_circuit(vm, "c2", 0, top=1, steps=2)
+    assert any("kernels" in ax.get_title() for ax in fig.axes)
+    plt.close(fig)
