@@ -85,13 +85,13 @@ def click_seconds(cell) -> list[tuple[str, float]]:
 
 def run(path: Path, out_dir: Path, timeout: int = 900):
     """Execute one notebook plus the click cell; return the executed notebook."""
-    from nbclient import NotebookClient
+    from helpers.build import Client
 
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(CLICK_ALL))
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / path.with_suffix(".log").name, "w") as kernel_stderr:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+        Client(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}
                        ).execute(stderr=kernel_stderr)
     nbformat.write(notebook, out_dir / path.name)

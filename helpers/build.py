@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from queue import Empty
+
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -20,6 +22,33 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+
+
+class Client(NotebookClient):
+    """nbclient's client, reading the kernel's replies in one-second slices.
+
+    With widgets on the page, nbclient can miss the reply that ends a cell and wait out the
+    whole cell timeout while the kernel sits idle (jupyter/nbclient#312; seen here on the
+    explorer cells, 15 minutes at a time). Asking again every second finds the reply.
+    """
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        channel = client.shell_channel
+        read = channel.get_msg
+
+        async def get_msg(timeout=None):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                try:
+                    return await read(timeout=max(left, 0.0))
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+        channel.get_msg = get_msg
+        return client
 
 
 def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
@@ -30,7 +59,7 @@ def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
     # The kernel process's own chatter (transport warnings, native library lines) goes to a
     # log file, not between the progress lines; cell outputs are in the notebook.
     with open(log, "w") as kernel_stderr:
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+        Client(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}
                        ).execute(stderr=kernel_stderr)
     executed = out_dir / "notebooks" / path.name
