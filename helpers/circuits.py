@@ -1426,8 +1426,9 @@ def circuit_picker(model, layers, default_layer: str | None = None, default_unit
                    from_layers: dict | None = None, top: int = 3, size=None, steps: int = 48):
     """A widget: pick a layer and a unit, press the button, see the unit's circuit.
 
-    Nothing is computed until the button is pressed (feature visualizations take seconds).
-    Call ``show_circuit`` yourself for a figure that also appears when run headless.
+    The default choice is drawn when the widget is made; each press replaces the picture
+    (the skeleton of ``helpers.widgets``), and a unit without a circuit (all its weights
+    zero, say) gets one line saying so.
 
     Args:
         model: a VisModel.
@@ -1442,7 +1443,8 @@ def circuit_picker(model, layers, default_layer: str | None = None, default_unit
         An ``ipywidgets.VBox``.
     """
     import ipywidgets as widgets
-    from IPython.display import display
+
+    from helpers.widgets import Panel
 
     keras_model = _keras_model(model)
     layers = list(layers)
@@ -1459,28 +1461,21 @@ def circuit_picker(model, layers, default_layer: str | None = None, default_unit
     unit_box = widgets.BoundedIntText(value=default_unit, min=0, max=units(layer_box.value) - 1,
                                       description="unit")
     button = widgets.Button(description="Show circuit", button_style="primary")
-    out = widgets.Output()
+    panel = Panel()
 
     def on_layer(change):
         unit_box.max = units(change["new"]) - 1
 
-    def on_click(_):
-        with out:
-            out.clear_output(wait=True)
-            print(f"reading the circuit of {layer_box.value} unit {unit_box.value} and "
-                  "computing feature visualizations ...")
-            try:
-                _, fig = show_circuit(model, layer_box.value, unit_box.value,
-                                      from_layer=sources[layer_box.value], top=top, size=size,
-                                      steps=steps)
-            except ValueError as err:  # e.g. a unit whose weights are all zero
-                out.clear_output(wait=True)
-                print(err)
-                return
-            out.clear_output(wait=True)
-            display(fig)
-            plt.close(fig)
+    def figure():
+        return show_circuit(model, layer_box.value, unit_box.value,
+                            from_layer=sources[layer_box.value], top=top, size=size,
+                            steps=steps)[1]
+
+    def draw(_=None):
+        panel.show(figure, "drawn", busy=f"reading the circuit of {layer_box.value} unit "
+                                         f"{unit_box.value}, visualizing its inputs...")
 
     layer_box.observe(on_layer, names="value")
-    button.on_click(on_click)
-    return widgets.VBox([widgets.HBox([layer_box, unit_box, button]), out])
+    button.on_click(draw)
+    draw()
+    return panel.box([layer_box, unit_box, button])

@@ -488,14 +488,16 @@ def test_picker_button_draws_the_chosen_circuit(separable_block, monkeypatch):
 
     monkeypatch.setattr(circuits, "show_circuit", fake_show_circuit)
     picker = circuits.circuit_picker(separable_block, ["stem", "pw"], "pw", 4)
-    layer_box, unit_box, button = picker.children[0].children
-    assert calls == []  # nothing is computed before the button is pressed
+    (layer_box, unit_box, button), status, out = picker.children[0].children, \
+        *picker.children[1:]
+    assert calls == [("pw", 4, "stem_relu")]  # the default circuit, drawn at once
     button.click()
     layer_box.value, unit_box.value = "stem", 3
     button.click()
     # the pointwise layer reads through the depthwise one, the first layer its own kernel
-    assert calls == [("pw", 4, "stem_relu"), ("stem", 3, None)]
-    plt.close("all")
+    assert calls == [("pw", 4, "stem_relu")] * 2 + [("stem", 3, None)]
+    assert len(out.outputs) == 1 and status.value.startswith("drawn in")  # replaced, not stacked
+    assert not plt.get_fignums()
 
 
 def test_feature_visualization_leaves_the_weights_reading_alone(separable_block):
