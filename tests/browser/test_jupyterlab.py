@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 SHOTS = ROOT / "build" / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-RUN_TIMEOUT_S = 900
+RUN_TIMEOUT_S = int(os.environ.get("CNNVIS_BROWSER_RUN_TIMEOUT", 900))
 CLICK_TIMEOUT_S = 60
 # Buttons that need something only a person can give (a file to upload) before they draw.
 NEEDS_A_PERSON = {"Score it"}
@@ -130,11 +130,13 @@ NOTEBOOK_STATE = """() => {
 
 def _open_and_run(page, lab, notebook: Path):
     url, token = lab
-    page.goto(f"{url}/lab/tree/notebooks/{notebook.name}?token={token}")
-    page.wait_for_function("""() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-        return w && w.context && w.context.isReady && w.sessionContext.session
-               && w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle'; }""",
-                           timeout=120_000)
+    # ?reset: a fresh workspace, so that no tab of an earlier notebook is restored and run
+    page.goto(f"{url}/lab/tree/notebooks/{notebook.name}?reset&token={token}")
+    page.wait_for_function("""name => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        return w && w.context && w.context.isReady && w.context.path.endsWith(name)
+               && w.sessionContext.session && w.sessionContext.session.kernel
+               && w.sessionContext.session.kernel.status === 'idle'; }""",
+                           arg=notebook.name, timeout=120_000)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.time() + RUN_TIMEOUT_S
     while time.time() < deadline:
@@ -142,6 +144,8 @@ def _open_and_run(page, lab, notebook: Path):
         state = page.evaluate(NOTEBOOK_STATE)
         if state["errors"] or (state["pending"] == 0 and state["idle"]):
             return state
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"stuck_{notebook.stem}.png"))
     pytest.fail(f"{notebook.name}: cells still running after {RUN_TIMEOUT_S} s: {state}")
 
 
