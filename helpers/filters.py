@@ -393,7 +393,7 @@ def filter_explorer(vm, layer: str, steps: int, size: int, rung: str = "robust",
         return show_images(result.images, titles=result.titles("{unit}: {final:.2f}"),
                            ncols=8, size=1.6,
                            suptitle=f"{c['fmap']}, {c['rung']}, {c['steps']} steps, lr "
-                                    f"{c['lr']:g}{', minimized' if c['minimize'] else ''}")
+                                    f"{c['lr']:.2g}{', minimized' if c['minimize'] else ''}")
 
     button.on_click(lambda _: panel.show(figure, "ran"))
     panel.show(figure, "ran")

@@ -73,11 +73,14 @@ def lab(tmp_path_factory):
     _skip_or_fail()
     port, token = _free_port(), secrets.token_hex(16)
     state = tmp_path_factory.mktemp("jupyterlab")
+    # JupyterLab saves what it runs: serve copies, so the stored notebooks stay clean
+    served = tmp_path_factory.mktemp("served")
+    shutil.copytree(ROOT / "notebooks", served / "notebooks")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # kernels draw inline
     log = open(state / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}",
+         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
          "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={state}",
          f"--LabApp.user_settings_dir={state}", "--allow-root"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
