@@ -82,4 +82,4 @@ def test_vgg16_circuits_read_from_weights(vgg16):
     expanded = circuits.expanded_weights(vgg16, "block1_conv1", "block2_conv1")
     assert expanded.shape[2:] == (64, 128)
     circ = circuits.circuit(vgg16, "block1_conv2", 0)
-    assert circ is not None
+    assert circ.connections and {c.channel for c in circ.connections} <= set(range(64))

@@ -206,10 +206,11 @@ def test_notebook_runs_and_its_explorers_answer_in_the_browser(notebook, lab, br
             assert page.locator("mjx-container").count() > 0, "formulas were not typeset"
         SHOTS.mkdir(parents=True, exist_ok=True)
         times: list[float] = []
-        cells = page.locator(".jp-CodeCell").filter(has=page.locator(".jupyter-button"))
+        cells = page.locator(".jp-CodeCell").filter(
+            has=page.locator("button.jupyter-button:not(.widget-upload)"))
         for c in range(cells.count()):
             cell = cells.nth(c)
-            buttons = cell.locator("button.jupyter-button")
+            buttons = cell.locator("button.jupyter-button:not(.widget-upload)")  # no file dialogs
             for b in range(buttons.count()):
                 label = buttons.nth(b).inner_text().strip()
                 if label in NEEDS_A_PERSON:
