@@ -198,40 +198,6 @@ def objective_gradient_rms(model, inputs, classes, objective: str = "logit") -> 
     return np.sqrt(np.mean(np.square(grads, dtype=np.float64), axis=(1, 2, 3)))
 
 
-def fine_detail_share(images, period: float = 4.0) -> np.ndarray:
-    """Share of each image's variation carried by patterns finer than ``period`` pixels.
-
-    With F the 2-D Fourier transform of each colour channel (its mean removed), this is
-    sum |F(u, v)|^2 over the frequencies sqrt(u^2 + v^2) > 1 / period (cycles per pixel),
-    divided by the sum over all frequencies. Photos, whose spectrum falls roughly as 1/f^2,
-    keep a few percent there; white pixel noise spreads its power evenly over the frequency
-    square, so it keeps 1 - pi / period^2 of it (80 % for period 4). The naive class image's
-    "noise" is measured by this number.
-
-    Args:
-        images: (H, W, C) or (N, H, W, C) images, uint8 or float.
-        period: the finest period counted as coarse, in pixels (> 2, the Nyquist limit).
-
-    Returns:
-        a float in [0, 1] for one image, (N,) for a batch; 0 for a flat image.
-    """
-    images = np.asarray(images, dtype=np.float64)
-    single = images.ndim == 3
-    if single:
-        images = images[None]
-    if images.ndim != 4 or not period > 2:
-        raise ValueError(f"fine_detail_share needs (H, W, C) or (N, H, W, C) images and a "
-                         f"period > 2 pixels; got shape {images.shape} and period={period}.")
-    centred = images - images.mean(axis=(1, 2), keepdims=True)
-    power = (np.abs(np.fft.fft2(centred, axes=(1, 2))) ** 2).sum(axis=-1)   # (N, H, W)
-    fy = np.fft.fftfreq(images.shape[1])[:, None]
-    fx = np.fft.fftfreq(images.shape[2])[None, :]
-    fine = np.hypot(fy, fx) > 1.0 / period
-    total = power.sum(axis=(1, 2))
-    share = np.where(total > 0, (power * fine).sum(axis=(1, 2)) / np.maximum(total, 1e-300), 0.0)
-    return float(share[0]) if single else share
-
-
 # ---------------------------------------------------------------------------- figures
 
 _MISS = "#c0392b"

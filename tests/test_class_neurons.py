@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import class_neurons
+from helpers import ascent, class_neurons
 
 
 def test_ascent_makes_every_shape_the_top_prediction(shapes_model):
@@ -152,16 +152,18 @@ def _slow_wave(size=32, period=16):
     (np.full((16, 16, 3), 7.0), 0.0, 0.0),  # flat: no variation at all
 ])
 def test_fine_detail_share_of_planted_patterns(image, low, high):
-    assert low <= class_neurons.fine_detail_share(image) <= high
-    batch = class_neurons.fine_detail_share(np.stack([image, image]))
+    # notebook 03 measures the naive images' "noise" with ascent's high-frequency share
+    (share,) = ascent.high_frequency_share(image)
+    assert low <= share <= high
+    batch = ascent.high_frequency_share(np.stack([image, image]))
     assert batch.shape == (2,) and np.allclose(batch, batch[0])
 
 
 def test_fine_detail_share_explains_bad_inputs():
-    with pytest.raises(ValueError, match="period > 2"):
-        class_neurons.fine_detail_share(np.zeros((8, 8, 3)), period=2)
+    with pytest.raises(ValueError, match="cutoff is in cycles per pixel"):
+        ascent.high_frequency_share(np.zeros((8, 8, 3)), cutoff=0.5)
     with pytest.raises(ValueError, match=r"\(H, W, C\)"):
-        class_neurons.fine_detail_share(np.zeros((8, 8)))
+        ascent.high_frequency_share(np.zeros((8, 8)))
 
 
 def test_the_explorer_grows_at_its_size_and_estimates_the_next_click(shapes_model):
