@@ -57,7 +57,7 @@ with _native_stderr_silenced():
 from helpers.activations import feature_extractor, get_activations
 from helpers.cache import OfflineError
 from helpers.images import deprocess_image, load_image, resize, to_rgb
-from helpers.layers import conv_layers, feature_layers, get_layer, last_conv_layer
+from helpers._core.graph import conv_layers, feature_layers, get_layer, last_conv_layer
 from helpers.models import (VisModel, default_image, default_model_name, lab_model,
                             lecture_model, load_model)
 from helpers.plotting import overlay, show_channels, show_heatmap, show_images

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from helpers.layers import get_layer
+from helpers._core.graph import get_layer
 
 
 def feature_extractor(model: keras.Model, layer_names: list[str]) -> keras.Model:

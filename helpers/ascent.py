@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.images import deprocess_image
-from helpers.layers import get_layer, is_conv, require_spatial
+from helpers._core.graph import get_layer, is_conv, require_spatial
 
 #: Square root of the colour covariance of ImageNet pixels (from Lucid): RGB = M @ decorrelated.
 COLOR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02],

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers import layers as layer_tools
+from helpers._core import graph as layer_tools
 
 #: Images per compiled call; bounds memory on large models.
 BATCH_SIZE = 32

@@ -44,7 +44,7 @@ from matplotlib.patches import ConnectionPatch
 
 from helpers import stimuli as stim
 from helpers.activations import feature_extractor
-from helpers.layers import all_layers, get_layer
+from helpers._core.graph import all_layers, get_layer
 
 # --- walking the graph ---------------------------------------------------------------------------
 

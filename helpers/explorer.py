@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.activations import feature_extractor
-from helpers.layers import require_spatial
+from helpers._core.graph import require_spatial
 from helpers.plotting import ACTIVATION_CMAP, grid_shape, upsample
 from helpers.widgets import Panel
 

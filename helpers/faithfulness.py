@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from helpers import cam
-from helpers import layers as layer_tools
+from helpers._core import graph as layer_tools
 
 #: Pointing-game tolerance in pixels: Zhang et al.'s 15 px at 224 px, scaled to the 96-px
 #: scenes (6.4 px). It is also half the diagonal of one 8-px cell of the embedded model's

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.ascent import affine_preprocessing, layer_model, model_parts
-from helpers.layers import all_layers, conv_layers, get_layer, is_conv, require_spatial
+from helpers._core.graph import all_layers, conv_layers, get_layer, is_conv, require_spatial
 
 NORMALIZATIONS = ("shared", "each")
 #: The four orthogonal parts of a first-layer kernel (see ``kernel_parts``).

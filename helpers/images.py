@@ -163,6 +163,27 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     return np.asarray(pil.resize((width, height), Image.Resampling.BILINEAR))
 
 
+def resize_maps(maps, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize one map (h, w) or a batch (N, h, w) to (height, width).
+
+    The one resizer for heatmaps, activation maps and saliency maps: images use ``resize``.
+
+    Raises:
+        ValueError: not a 2-D map or a batch of them.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim not in (2, 3):
+        raise ValueError(f"Expected a map (h, w) or a batch of maps (N, h, w); got shape "
+                         f"{maps.shape}.")
+    height, width = int(size[0]), int(size[1])
+    if maps.shape[-2:] == (height, width):
+        return maps
+    resized = [np.asarray(Image.fromarray(m, mode="F").resize((width, height),
+                                                              Image.Resampling.BILINEAR))
+               for m in maps.reshape(-1, *maps.shape[-2:])]
+    return np.stack(resized).reshape(*maps.shape[:-2], height, width)
+
+
 def cover(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize an RGB image to fill ``size`` (an int for a square, or (height, width)) without
     distorting it: the largest centred crop of the target's aspect ratio, then resized."""

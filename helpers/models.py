@@ -23,7 +23,8 @@ from typing import Callable
 import keras
 import numpy as np
 
-from helpers import imagenet, layers
+from helpers import imagenet
+from helpers._core import graph as layers
 from helpers.cache import OfflineError, fetch
 from helpers.images import SAMPLE_IMAGES, load_image
 

@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 from helpers.activations import get_activations
-from helpers.layers import require_spatial
+from helpers._core.graph import require_spatial
 
 #: Edge directions: four orientations, each with both polarities.
 EDGE_ANGLES = (0, 45, 90, 135, 180, 225, 270, 315)

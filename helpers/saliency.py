@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.layers import all_layers
+from helpers._core.graph import all_layers
 from helpers.widgets import Panel
 
 #: Method names accepted by ``saliency_map``, in the order the notebook shows them.

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.ticker import PercentFormatter
 
 from helpers.activations import feature_extractor
-from helpers.layers import require_spatial
+from helpers._core.graph import require_spatial
 
 #: The three statistics, by attribute name, with a label for plots.
 STATISTICS = {

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import activations, imagenet, layers
+from helpers import activations, imagenet
+from helpers._core import graph as layers
 from helpers.cache import OfflineError, fetch
 from helpers.models import MODEL_NAMES, canonical_name, lecture_model, load_model
 

@@ -1,0 +1,52 @@
+"""One compile cache for every technique, with one retracing policy.
+
+The policy: a compiled step is built once per (Keras model, key) and kept as long as the
+model lives (a weak reference: dropping the model frees its graphs). Each step is a callable
+*object* wrapped in ``tf.function`` with ``reduce_retracing=True``: the first new batch size
+traces once more, after which TensorFlow relaxes the shapes and stops retracing. The key
+names everything that changes the graph (layer, objective, image size), so a new key is a
+new graph on purpose; ``quiet_tracing`` hides TensorFlow's "frequent retracing" warning,
+which is meant for accidents and would only alarm students.
+
+Objects rather than closures: TensorFlow counts traces per Python function, and one closure
+per model and layer would look to it like one function retraced over and over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+
+import keras
+import tensorflow as tf
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled(net: keras.Model, key: tuple, build):
+    """The compiled step for (``net``, ``key``): ``tf.function(build(), reduce_retracing=True)``
+    made on first use and cached with the model."""
+    per_model = _CACHE.setdefault(net, {})
+    if key not in per_model:
+        per_model[key] = tf.function(build(), reduce_retracing=True)
+    return per_model[key]
+
+
+def cached(net: keras.Model, key: tuple, build):
+    """Any object ``build()`` made once per (``net``, ``key``), e.g. a sub-model."""
+    per_model = _CACHE.setdefault(net, {})
+    if key not in per_model:
+        per_model[key] = build()
+    return per_model[key]
+
+
+@contextlib.contextmanager
+def quiet_tracing():
+    """Silence TensorFlow's retracing warning inside the block (see the module docstring)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
