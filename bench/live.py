@@ -85,15 +85,11 @@ def click_seconds(cell) -> list[tuple[str, float]]:
 
 def run(path: Path, out_dir: Path, timeout: int = 900):
     """Execute one notebook plus the click cell; return the executed notebook."""
-    from helpers.build import Client
+    from helpers.build import run_notebook
 
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(CLICK_ALL))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / path.with_suffix(".log").name, "w") as kernel_stderr:
-        Client(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}
-                       ).execute(stderr=kernel_stderr)
+    run_notebook(notebook, path.parent, out_dir / path.with_suffix(".log").name, timeout)
     nbformat.write(notebook, out_dir / path.name)
     return notebook
 

@@ -5,11 +5,14 @@ The notebooks show each idea in a few lines and call these functions for the res
 - ``images``: load photos as RGB, resize, deprocess optimized inputs for display.
 - ``models``: ``lecture_model()`` (MobileNet by default, VGG16 by one setting) and
   ``lab_model()`` (the embedded shapes model), with logits, classes, layers.
-- ``layers``: find convolutional layers by name, the last one, nested models included.
+- ``conv_layers``, ``feature_layers``, ``get_layer``, ``last_conv_layer``: layers by name and
+  kind, nested models included.
 - ``activations``: outputs of any layers in one forward pass.
 - ``plotting``: grids of images or channels, heatmaps over photos.
 - ``shapes`` and ``shapes_cnn``: the synthetic world and the embedded offline model, both
   built as ``small_vgg`` networks.
+- ``_core``: the private plumbing every technique shares, and the contract they all keep
+  (a ``VisModel`` or a Keras model; one image or a batch; classes by name or index).
 - one module per technique of the notebooks: ``receptive_field``, ``probes``, ``sparsity``,
   ``explorer`` (01), ``ascent``, ``filters`` (02), ``saliency``, ``class_neurons`` (03),
   ``cam``, ``faithfulness`` (04), ``circuits``, ``stimuli`` (05), ``pages``, ``gestalt`` (06).
@@ -56,7 +59,7 @@ with _native_stderr_silenced():
 
 from helpers.activations import feature_extractor, get_activations
 from helpers.cache import OfflineError
-from helpers.images import deprocess_image, load_image, resize, to_rgb
+from helpers.images import deprocess_image, load_image, resize, side_by_side, to_rgb
 from helpers._core.graph import conv_layers, feature_layers, get_layer, last_conv_layer
 from helpers.models import (VisModel, default_image, default_model_name, lab_model,
                             lecture_model, load_model)
@@ -66,5 +69,5 @@ __all__ = [
     "OfflineError", "VisModel", "conv_layers", "default_image", "default_model_name",
     "deprocess_image", "feature_extractor", "feature_layers", "get_activations", "get_layer",
     "lab_model", "last_conv_layer", "lecture_model", "load_image", "load_model", "overlay",
-    "resize", "show_channels", "show_heatmap", "show_images", "to_rgb",
+    "resize", "show_channels", "side_by_side", "show_heatmap", "show_images", "to_rgb",
 ]

@@ -51,17 +51,23 @@ class Client(NotebookClient):
         return client
 
 
-def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
-    """Run one notebook in its own folder; save the executed copy and its HTML rendering."""
-    notebook = nbformat.read(path, as_version=4)
-    log = out_dir / "logs" / path.with_suffix(".log").name
+def run_notebook(notebook, folder: Path, log: Path, timeout: int = 900):
+    """Execute ``notebook`` in place, as if it sat in ``folder``; the kernel's stderr goes to
+    ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     # The kernel process's own chatter (transport warnings, native library lines) goes to a
     # log file, not between the progress lines; cell outputs are in the notebook.
     with open(log, "w") as kernel_stderr:
         Client(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}
-                       ).execute(stderr=kernel_stderr)
+               resources={"metadata": {"path": str(folder)}}).execute(stderr=kernel_stderr)
+    return notebook
+
+
+def execute(path: Path, out_dir: Path, timeout: int = 900) -> Path:
+    """Run one notebook in its own folder; save the executed copy and its HTML rendering."""
+    notebook = nbformat.read(path, as_version=4)
+    run_notebook(notebook, path.parent, out_dir / "logs" / path.with_suffix(".log").name,
+                 timeout)
     executed = out_dir / "notebooks" / path.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, executed)

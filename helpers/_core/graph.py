@@ -22,9 +22,10 @@ RELU_NAMES = ("relu", "relu6")
 # ---------------------------------------------------------------------------- finding layers
 
 def all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer of ``model`` in order, descending into nested models."""
+    """Every layer of ``model`` (a Keras model or a ``VisModel``) in order, descending into
+    nested models."""
     found = []
-    for layer in model.layers:
+    for layer in getattr(model, "model", model).layers:
         if isinstance(layer, keras.Model):
             found.extend(all_layers(layer))
         else:
@@ -41,6 +42,7 @@ def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
     for layer in all_layers(model):
         if layer.name == name:
             return layer
+    model = getattr(model, "model", model)
     names = [layer.name for layer in all_layers(model)]
     close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.4)
     hint = f"Closest: {', '.join(close)}." if close else f"Valid names: {', '.join(names[:12])}, ..."
