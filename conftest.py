@@ -17,6 +17,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("CNNVIS_PROGRESS", "0")  # no progress bars in test output or nbval
 
 ROOT = Path(__file__).resolve().parent
 OFFLINE_MODELS = [Path.home() / ".keras" / "models", ROOT.parent / "shared" / "keras" / "models"]

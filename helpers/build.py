@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     # Kernels inherit the environment: a non-interactive backend chosen for scripts (Agg)
     # would stop them from drawing any figure into the notebooks.
     os.environ.pop("MPLBACKEND", None)
+    os.environ.setdefault("CNNVIS_PROGRESS", "0")  # nobody watches a headless build's bars
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     for path in paths:
         start = time.perf_counter()
