@@ -1,129 +1,87 @@
-"""Paper Gestalt: a small CNN that accepts or rejects a paper by the looks of its first page.
+"""Paper Gestalt, the analysis: how good is the reviewer, and what did it learn?
 
-The model reads a page thumbnail (176 x 136 RGB, see ``helpers.pages``) and outputs two
-logits, "bad" and "good". It ships with the repository (``data/gestalt_cnn.weights.h5``),
-trained on synthetic pages judged by the hidden ``pages.Rule``; :func:`train` retrains it
-to the same accuracy (about 2.5 minutes on two CPU cores; byte for byte with TensorFlow's
-oneDNN kernels off, ``TF_ENABLE_ONEDNN_OPTS=0``, as it was trained)::
-
-    python -m helpers.gestalt --seed 0
+The reviewer is the gestalt CNN of ``helpers.gestalt_cnn`` (re-exported here: ``load_model``,
+``train``, ``preprocess``, ...), reading synthetic first pages (``helpers.pages``) or real
+ones shrunk to its input (``to_page`` and ``paper_page``, from ``helpers.page_images``).
 
 Like the paper, we judge a reviewer by its trade-off: reject a page when its posterior
 P(good) is below a threshold, and move the threshold along the ROC curve from "lose no good
 paper" to "catch every bad one"; :func:`operating_point` finds the threshold that loses 15%
-of the good pages. :func:`to_page` turns any page image (a screenshot, a rendered PDF page)
-into the model's input, and :func:`upload_widget` scores pages a student uploads.
+of the good pages. :func:`gradcam_shares` measures how much of the Grad-CAM evidence falls on
+given page elements, :func:`channel_selectivity` which last-layer channels prefer figures to
+text, and :func:`upload_widget` scores pages a student uploads.
+
+Every function here that takes a model takes the gestalt ``VisModel`` or its Keras model,
+and uint8 pages: one page (176, 136, 3) gives one result, a batch (N, 176, 136, 3) a batch.
 
 References:
     von Bearnensquash, "Paper Gestalt", Secret Proceedings of Computer Vision and Pattern
-    Recognition (CVPR), 2010; Zhou et al., "Learning Deep Features for Discriminative
-    Localization" (2016), for the global-average-pooling head.
+    Recognition (CVPR), 2010; Selvaraju et al., "Grad-CAM" (2017).
 """
 
 from __future__ import annotations
 
-import argparse
-import io
-import time
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image
 
-from helpers import pages, small_vgg
-from helpers.images import to_rgb
-from helpers.models import VisModel
-from helpers.small_vgg import deprocess, preprocess  # noqa: F401  (part of this module's API)
+from helpers import pages
+from helpers._core.model import class_indices, keras_model
+# The reviewer and real page images, re-exported: notebook 06 uses ``gestalt`` for all of them.
+from helpers.gestalt_cnn import (BLOCKS, FRESH_SEED, TRAIN_SEED, WEIGHTS_PATH, as_vis_model,
+                                 build_model, deprocess, fold_batch_norm, load_model,
+                                 load_trained, preprocess, train, vis_model)
+from helpers.images import resize_maps
+from helpers.page_images import as_rgb, figure_rgb, paper_page, to_page
 
-WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "gestalt_cnn.weights.h5"
+__all__ = [
+    # the reviewer (helpers.gestalt_cnn)
+    "BLOCKS", "FRESH_SEED", "TRAIN_SEED", "WEIGHTS_PATH", "build_model", "deprocess",
+    "fold_batch_norm", "load_model", "load_trained", "preprocess", "train", "vis_model",
+    # real page images (helpers.page_images)
+    "paper_page", "to_page",
+    # the analysis
+    "GOOD_LOST", "as_pages", "auc", "cell_cover", "channel_selectivity", "good_probability",
+    "gradcam_shares", "operating_point", "page_grad_cam", "roc_curve", "roc_thumbnail",
+    "show_roc", "show_verdict", "upload_widget",
+]
 
-#: (block, filters, convolutions) of the feature extractor; a 2x2 max-pool ends blocks 1-4,
-#: so the last feature maps are 11 x 8 and each of their units sees 78 x 78 pixels.
-BLOCKS = ((1, 8, 1), (2, 16, 1), (3, 24, 1), (4, 48, 1), (5, 64, 1))
-
-#: Training pages come from this seed; every other seed gives pages the model never saw.
-TRAIN_SEED = 1_000
-#: Seed of the pages that measure the model (tests and notebook), never used in training.
-FRESH_SEED = 2_010
 #: Share of good pages a reviewer may lose at the paper's operating point.
 GOOD_LOST = 0.15
 
 
-def build_model(batch_norm: bool = False) -> keras.Model:
-    """The gestalt CNN: ReLU 3x3 convolutions in 5 blocks, global average pooling, 2 logits.
+# ---------------------------------------------------------------------------- the verdicts
 
-    Args:
-        batch_norm: put batch normalization between each convolution and its ReLU, for
-            training only; ``fold_batch_norm`` turns such a model into the plain one.
-    """
-    # batch norm with a short memory: its statistics must keep up with a few hundred steps
-    return small_vgg.build_vgg(pages.PAGE_SIZE + (3,), BLOCKS, len(pages.CLASSES),
-                               name="gestalt_cnn", input_name="page", batch_norm=batch_norm,
-                               bn_momentum=0.9)
-
-
-def fold_batch_norm(trained: keras.Model) -> keras.Model:
-    """The plain model computing what ``trained`` (built with batch_norm=True) computes at
-    inference (see ``small_vgg.fold_batch_norm``), with centred logits.
-
-    The two logits are centred (their mean over the classes subtracted from the dense
-    weights and bias): the softmax does not change, and f_good = -f_bad is half the
-    log-odds of "good", so that maximizing f_good or explaining it means "more good, less
-    bad" rather than "more of everything".
-    """
-    plain = small_vgg.fold_batch_norm(trained, build_model())
-    dense = plain.get_layer("logits")
-    kernel, bias = dense.get_weights()
-    dense.set_weights([kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()])
-    return plain
-
-
-def load_trained(path: str | Path = WEIGHTS_PATH) -> keras.Model:
-    """The gestalt CNN with trained weights (default: the committed ones).
+def as_pages(images) -> tuple[np.ndarray, bool]:
+    """(uint8 pages as a batch (N, 176, 136, 3), whether one page came in).
 
     Raises:
-        FileNotFoundError: no weights file at ``path``.
+        ValueError: not pages of the reviewer's size; the message names ``to_page``.
     """
-    return small_vgg.load_weights(build_model(), path, "python -m helpers.gestalt --seed 0")
-
-
-def load_model(path: str | Path = WEIGHTS_PATH) -> VisModel:
-    """The gestalt CNN with trained weights (default: the committed ones) as a
-    ``VisModel``, ready for the series' tools (see ``vis_model``)."""
-    return vis_model(load_trained(path))
-
-
-def vis_model(model: keras.Model) -> VisModel:
-    """Wrap a gestalt CNN as a ``VisModel`` named "gestalt" (classes "bad" and "good").
-
-    Its samples are four fresh pages: ``good_1``, ``good_2`` (deserved good) and ``bad_1``,
-    ``bad_2`` (deserved bad).
-    """
-    batch = pages.make_pages(16, seed=FRESH_SEED + 1)
-    samples = {}
-    for verdict in (1, 0):
-        for k, i in enumerate(np.flatnonzero(batch.deserved == verdict)[:2], start=1):
-            samples[f"{pages.CLASSES[verdict]}_{k}"] = batch.images[i]
-    return VisModel("gestalt", model, pages.CLASSES, pages.PAGE_SIZE, preprocess, samples)
-
-
-def good_probability(model, images, batch_size: int = 256) -> np.ndarray:
-    """P(good) of each page: the softmax of the two logits. ``model``: a Keras model or
-    a VisModel; ``images``: uint8 pages (N, 176, 136, 3) or one page."""
-    model = getattr(model, "model", model)
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[1:] != pages.PAGE_SIZE + (3,):
+    batch = np.asarray(images)
+    single = batch.ndim == 3
+    batch = batch[None] if single else batch
+    if batch.ndim != 4 or batch.shape[1:] != pages.PAGE_SIZE + (3,) or not len(batch):
         raise ValueError(
-            f"Expected pages of shape (N, {pages.PAGE_SIZE[0]}, {pages.PAGE_SIZE[1]}, 3); got "
-            f"{images.shape}. Turn other page images into pages with gestalt.to_page(image)."
-        )
-    logits = model.predict(preprocess(images), batch_size=batch_size, verbose=0)
+            f"Expected a page ({pages.PAGE_SIZE[0]}, {pages.PAGE_SIZE[1]}, 3) or a batch of "
+            f"them (N, {pages.PAGE_SIZE[0]}, {pages.PAGE_SIZE[1]}, 3); got {batch.shape}. "
+            "Turn other page images into pages with gestalt.to_page(image).")
+    return batch, single
+
+
+def good_probability(model, images, batch_size: int = 256):
+    """P(good) = softmax(f)_good of uint8 pages: a float for one page, (N,) for a batch.
+
+    Args:
+        model: the gestalt ``VisModel`` or its Keras model.
+        images: one uint8 page (176, 136, 3) or a batch (N, 176, 136, 3).
+    """
+    batch, single = as_pages(images)
+    logits = keras_model(model).predict(preprocess(batch), batch_size=batch_size, verbose=0)
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-    return probabilities[:, pages.CLASSES.index("good")]
+    p_good = probabilities[:, pages.CLASSES.index("good")]
+    return float(p_good[0]) if single else p_good
 
 
 def roc_curve(p_good, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -175,29 +133,6 @@ def operating_point(p_good, labels, good_lost: float = GOOD_LOST) -> dict:
             "bad_caught": float(caught[k])}
 
 
-def gradcam_shares(model, images, masks, cls="good", layer: str | None = None) -> np.ndarray:
-    """Share of each page's Grad-CAM mass (for class ``cls``) that falls inside ``masks``.
-
-    Wraps ``cam.grad_cam`` (heatmaps at ``layer``, default the last convolution), upsamples
-    them to the page and measures them with ``saliency.mask_share``. A heatmap spread evenly
-    would score each mask's area share.
-
-    Args:
-        model: the gestalt ``VisModel``.
-        images: uint8 pages (N, 176, 136, 3).
-        masks: bool (N, 176, 136), e.g. ``Pages.rewarded_mask()``.
-        cls: "good" or "bad".
-
-    Returns:
-        (N,) shares in [0, 1]; NaN where the heatmap is empty.
-    """
-    from helpers import cam, saliency
-
-    images = np.asarray(images)
-    heat = cam.grad_cam(model, model.preprocess(images), model.class_index(cls), layer=layer)
-    return saliency.mask_share(cam.upsample_maps(heat, images.shape[1:3]), masks)
-
-
 def _checked_scores(p_good, labels):
     p_good = np.asarray(p_good, dtype=np.float64).ravel()
     labels = np.asarray(labels).ravel()
@@ -214,119 +149,152 @@ def _checked_scores(p_good, labels):
     return p_good, labels
 
 
-def to_page(image) -> np.ndarray:
-    """Any page image (screenshot, rendered PDF page, photo of a printout) as a model input.
+# ---------------------------------------------------------------------------- the evidence
 
-    The image is padded with white to the shape of a letter page (keeping its aspect
-    ratio, centred), then shrunk by area averaging to 176 x 136 so that lines of text
-    become grey lines as on the synthetic pages.
+def page_grad_cam(model, images, cls="good", layer: str | None = None) -> np.ndarray:
+    """Grad-CAM (``cam.grad_cam``) of uint8 pages for class ``cls``, upsampled to the page:
+    (176, 136) for one page, (N, 176, 136) for a batch; values in [0, 1].
 
     Args:
-        image: an array or PIL image in any mode ``helpers.to_rgb`` accepts, or encoded
-            image bytes (PNG, JPEG) as a FileUpload gives them.
-
-    Raises:
-        ValueError: not an image.
+        model: the gestalt ``VisModel`` or its Keras model.
+        images: one uint8 page or a batch.
+        cls: "good" or "bad" (or 1 or 0), for all pages or one per page.
+        layer: the feature maps to explain; default the last convolution.
     """
-    rgb = _as_rgb(image)
-    height, width = pages.PAGE_SIZE
-    h, w = rgb.shape[:2]
-    scale = max(h / height, w / width)  # page units per pixel of the padded canvas
-    canvas_h, canvas_w = max(h, round(height * scale)), max(w, round(width * scale))
-    canvas = np.full((canvas_h, canvas_w, 3), 255, dtype=np.uint8)
-    top, left = (canvas_h - h) // 2, (canvas_w - w) // 2
-    canvas[top:top + h, left:left + w] = rgb
-    return np.asarray(Image.fromarray(canvas).resize((width, height), Image.Resampling.BOX))
+    from helpers import cam
+
+    vm = as_vis_model(model)
+    batch, single = as_pages(images)
+    classes = class_indices(vm, cls, len(batch))
+    with warnings.catch_warnings():  # a page with nothing for the class is a finding here
+        warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
+        heat = cam.grad_cam(vm, preprocess(batch), classes, layer=layer)  # a batch in, a batch out
+    heat = resize_maps(heat, pages.PAGE_SIZE)
+    return heat[0] if single else heat
 
 
-def paper_page(title: str, authors: str, text: str, teaser=None, figures=(),
-               dpi: int = 100) -> np.ndarray:
-    """Typeset a real first page (US letter, two columns) with matplotlib, as an RGB image.
+def gradcam_shares(model, images, masks, cls="good", layer: str | None = None):
+    """Share of each page's Grad-CAM mass (for class ``cls``) that falls inside ``masks``.
 
-    The page has a title, a line of authors, an optional teaser image across the full
-    width, then ``text`` (paragraphs separated by blank lines) in two columns of real
-    10-point text, and each image of ``figures`` at the top of the right column.
+    ``page_grad_cam`` measured with ``saliency.mask_share``. A heatmap spread evenly would
+    score each mask's area share.
 
     Args:
-        title, authors: the title block.
-        text: the body; it is repeated until both columns are full.
-        teaser: an RGB image or None.
-        figures: RGB images for the right column.
-        dpi: resolution of the result (letter is 8.5 x 11 inches).
+        model: the gestalt ``VisModel`` or its Keras model.
+        images: one uint8 page (176, 136, 3) or a batch (N, 176, 136, 3).
+        masks: bool (176, 136) or (N, 176, 136), e.g. ``Pages.rewarded_mask()``.
+        cls: "good" or "bad" (or their indices), for all pages or one per page.
 
     Returns:
-        uint8 RGB (11 dpi, 8.5 dpi, 3): what a PDF viewer would show; ``to_page`` shrinks it.
-    """
-    import textwrap
+        a share in [0, 1] for one page, (N,) for a batch; NaN where the heatmap is empty.
 
+    Raises:
+        ValueError: an unknown class, or masks of another shape than the pages.
+    """
+    from helpers import saliency
+
+    heat = page_grad_cam(model, images, cls, layer)
+    return saliency.mask_share(heat, masks)
+
+
+def cell_cover(masks, grid: tuple[int, int]) -> np.ndarray:
+    """Share of each cell of a ``grid`` (rows, cols) covered by ``masks`` (N, H, W): the
+    (N, rows, cols) view of the masks from a feature map of that size (H and W multiples of
+    it, as 176 x 136 is of the last layer's 11 x 8)."""
+    masks = np.asarray(masks, dtype=np.float32)
+    (n, height, width), (rows, cols) = masks.shape, grid
+    if height % rows or width % cols:
+        raise ValueError(f"A {height} x {width} mask does not split into a {rows} x {cols} grid.")
+    return masks.reshape(n, rows, height // rows, cols, width // cols).mean(axis=(2, 4))
+
+
+def channel_selectivity(maps, figures, text) -> dict:
+    """Which channels of a layer prefer figures to text.
+
+    Each channel's mean activation over the grid cells more than half covered by the
+    ``figures`` masks (on_figures) and by the ``text`` masks (on_text), and its selectivity
+    (on_figures - on_text) / (on_figures + on_text): +1 for a pure figure detector, -1 for
+    a pure text detector.
+
+    Args:
+        maps: (N, rows, cols, channels) activations of N pages.
+        figures, text: (N, H, W) bool masks of the same pages.
+
+    Returns:
+        dict of (channels,) arrays ``on_figures``, ``on_text`` and ``selectivity``.
+    """
+    maps = np.asarray(maps)
+    grid = maps.shape[1:3]
+    on_figures = maps[cell_cover(figures, grid) > 0.5].mean(axis=0)
+    on_text = maps[cell_cover(text, grid) > 0.5].mean(axis=0)
+    selectivity = (on_figures - on_text) / (on_figures + on_text + 1e-6)
+    return {"on_figures": on_figures, "on_text": on_text, "selectivity": selectivity}
+
+
+# ---------------------------------------------------------------------------- figures
+
+def show_roc(p_good, labels, deserved=None, good_lost: float = GOOD_LOST):
+    """The reviewer's ROC curve (and, dashed, against the noise-free ``deserved`` verdicts)
+    with its operating point and Paper Gestalt's, beside the histogram of P(good) of good
+    and bad pages. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
-    if not paragraphs:
-        raise ValueError("The page needs some text; pass a few paragraphs.")
-    fig = plt.figure(figsize=(8.5, 11), dpi=dpi, facecolor="white")
-    fig.text(0.5, 0.925, title, ha="center", va="top", fontsize=15, weight="bold", wrap=True)
-    fig.text(0.5, 0.875, authors, ha="center", va="top", fontsize=10.5)
-    top = 0.835
-    if teaser is not None:
-        top = _image_axes(fig, teaser, 0.5, top, width=0.84, max_height=0.24)
-        caption = textwrap.shorten("Figure 1. " + paragraphs[0], 110, placeholder=" ...")
-        fig.text(0.08, top - 0.008, caption, fontsize=8, va="top")
-        top -= 0.035
-    size, spacing = 9.5, 1.2  # points; 10-point text set solid, as conference papers are
-    lines = [line for paragraph in paragraphs * 20
-             for line in textwrap.wrap(paragraph, 50) + [""]]
-    pitch, bottom = size * spacing / 72 / 11, 0.07
-    column_top = {0: top, 1: top}
-    for image in figures:  # floats go to the top of the right column
-        column_top[1] = _image_axes(fig, image, 0.72, column_top[1], width=0.4,
-                                    max_height=0.22) - 0.03
-    for column, x in ((0, 0.08), (1, 0.53)):
-        rows = int((column_top[column] - bottom) / pitch)
-        body = "\n".join(lines[:rows])
-        lines = lines[rows:]
-        fig.text(x, column_top[column], body, fontsize=size, va="top", family="serif",
-                 linespacing=spacing)
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
+    p_good = np.asarray(p_good)
+    labels = np.asarray(labels)
+    point = operating_point(p_good, labels, good_lost)
+    fig, (ax, hist) = plt.subplots(1, 2, figsize=(10, 4.2))
+    ax.plot(*roc_curve(p_good, labels)[:2], color="tab:blue", lw=2, label="our reviewer")
+    if deserved is not None:
+        ax.plot(*roc_curve(p_good, deserved)[:2], color="tab:blue", lw=1, ls="--",
+                label="the same, against the noise-free verdicts")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", label="a coin-flipping reviewer")
+    ax.plot(point["good_lost"], point["bad_caught"], "o", color="tab:blue", ms=9,
+            label=f"ours at {good_lost:.0%}: {point['bad_caught']:.0%} of bad caught")
+    ax.plot(0.15, 0.5, "*", color="tab:red", ms=16, label="Paper Gestalt (2010): 50%")
+    ax.set(xlabel="good pages lost (rejected)", ylabel="bad pages caught (rejected)",
+           title="ROC of the reviewer", xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right", fontsize=8)
+    bins = np.linspace(0, 1, 26)
+    hist.hist(p_good[labels == 1], bins, alpha=0.6, color="tab:green", label="good pages")
+    hist.hist(p_good[labels == 0], bins, alpha=0.6, color="tab:red", label="bad pages")
+    hist.axvline(point["threshold"], color="k", ls="--",
+                 label=f"threshold: {good_lost:.0%} of good lost")
+    hist.set(xlabel="P(good)", ylabel="pages", title="The posterior on fresh pages")
+    hist.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
-def _image_axes(fig, image, centre_x, top, width, max_height):
-    """Draw ``image`` centred at ``centre_x`` below ``top`` (figure fractions); returns its
-    bottom."""
-    image = to_rgb(image)
-    aspect = image.shape[0] / image.shape[1] * 8.5 / 11  # height / width in figure fractions
-    w = width
-    h = w * aspect
-    if h > max_height:
-        h, w = max_height, max_height / aspect
-    ax = fig.add_axes((centre_x - w / 2, top - h, w, h))
-    ax.imshow(image)
-    ax.axis("off")
-    return top - h
+def roc_thumbnail(p_good, labels) -> np.ndarray:
+    """The bare ROC curve with Paper Gestalt's point, as an RGB image for a page's figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3.4))
+    ax = fig.add_subplot()
+    ax.plot(*roc_curve(p_good, labels)[:2], lw=3)
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.plot(0.15, 0.5, "*", color="tab:red", ms=18)
+    return figure_rgb(fig)
 
 
-def show_verdict(vm: VisModel, image, title: str = "", axes=None):
+def show_verdict(model, image, title: str = "", axes=None) -> float:
     """The reviewer's verdict on one page image: the page, what the model sees (176 x 136),
     and Grad-CAM for "good" over it, with P(good) in the title. Returns P(good).
 
     Args:
-        vm: the gestalt VisModel.
+        model: the gestalt ``VisModel`` or its Keras model.
         image: any page image (see ``to_page``).
         title: a name for the page.
         axes: three matplotlib axes, or None for a new figure.
     """
-    import matplotlib.pyplot as plt
-
-    from helpers import cam
     from helpers.plotting import show_heatmap
 
-    original = _as_rgb(image)
+    original = as_rgb(image)
     page = to_page(original)
-    p_good = float(good_probability(vm, page)[0])
+    p_good = good_probability(model, page)
     if axes is None:
+        import matplotlib.pyplot as plt
+
         _, axes = plt.subplots(1, 3, figsize=(10.5, 5.4), layout="constrained")
     axes[0].imshow(original)
     axes[0].set_title(title or "the page", fontsize=9)
@@ -334,22 +302,20 @@ def show_verdict(vm: VisModel, image, title: str = "", axes=None):
     axes[1].imshow(page)
     axes[1].set_title(f"what the reviewer sees\nP(good) = {p_good:.1%}", fontsize=9)
     axes[1].axis("off")
-    with warnings.catch_warnings():  # a page with nothing good about it is a finding here
-        warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
-        heat = cam.grad_cam(vm, vm.preprocess(page), vm.class_index("good"))[0]
+    heat = page_grad_cam(model, page, "good")
     title = 'Grad-CAM for "good"' + ("" if heat.max() > 0 else ":\nnothing speaks for it")
     show_heatmap(page, heat, title=title, ax=axes[2])
     return p_good
 
 
-def upload_widget(vm: VisModel):
+def upload_widget(model):
     """Display a FileUpload and a Score button: the uploaded page image (PNG or JPEG: a
     screenshot or a PDF page rendered to an image) is judged with ``show_verdict`` when the
     button is pressed, each verdict replacing the last (``helpers.widgets``). Returns the
     widget."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
     from IPython.display import display
+    from matplotlib.figure import Figure
 
     from helpers.widgets import Panel
 
@@ -357,10 +323,10 @@ def upload_widget(vm: VisModel):
     button = widgets.Button(description="Score it", button_style="primary")
     panel = Panel()
 
-    def verdict():
+    def verdict():  # a Figure, not pyplot: this runs on the widget's callback thread
         file = upload.value[0]
-        fig, axes = plt.subplots(1, 3, figsize=(10.5, 5.4), layout="constrained")
-        show_verdict(vm, file["content"], title=file["name"], axes=axes)
+        fig = Figure(figsize=(10.5, 5.4), layout="constrained")
+        show_verdict(model, file["content"], title=file["name"], axes=fig.subplots(1, 3))
         return fig
 
     def score(_):
@@ -375,89 +341,7 @@ def upload_widget(vm: VisModel):
     return box
 
 
-def _as_rgb(image) -> np.ndarray:
-    """An array, PIL image or encoded image bytes as RGB uint8."""
-    if isinstance(image, bytes | bytearray | memoryview):
-        try:
-            image = Image.open(io.BytesIO(bytes(image)))
-            image.load()
-        except OSError:
-            raise ValueError("These bytes are not an image Pillow can read. Upload a PNG or "
-                             "JPEG; render a PDF page to PNG first (pdftoppm -png).") from None
-    return to_rgb(image)
+if __name__ == "__main__":  # the command data/README.md gives: python -m helpers.gestalt
+    from helpers.gestalt_cnn import main
 
-
-def train(seed: int = 0, num_pages: int = 4_000, epochs: int = 3,
-          rule: pages.Rule | None = None, out: str | Path | None = WEIGHTS_PATH,
-          eval_pages: int = 1_000, verbose: int = 2) -> dict:
-    """Render training pages, train the gestalt CNN from ``seed`` and save its weights.
-
-    Pages come from ``TRAIN_SEED`` (plus ``seed``), judged by ``rule``; each batch is
-    mirrored left-right at random (a mirrored page has the same layout features).
-
-    Args:
-        seed: random seed of the weights, the batches and the training pages.
-        num_pages: training pages.
-        epochs: passes over the pages.
-        rule: the hidden reviewer (default ``pages.Rule()``); change it to see whether the
-            explanations follow.
-        out: where to save the weights; None saves nothing.
-        eval_pages: fresh pages (seed ``FRESH_SEED``) to measure the accuracy on.
-        verbose: Keras' fit verbosity.
-
-    Returns:
-        dict with the trained ``model`` (plain, batch norm folded), ``seconds`` of training,
-        and its ``accuracy`` on the fresh pages (against their noisy labels).
-    """
-    keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
-    train_pages = pages.make_pages(num_pages, seed=TRAIN_SEED + seed, rule=rule)
-    batch_size = 64
-    data = _dataset(train_pages.images, train_pages.labels, batch_size, seed)
-    model = build_model(batch_norm=True)
-    steps = epochs * int(np.ceil(num_pages / batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data, epochs=epochs, verbose=verbose, shuffle=False)  # the dataset shuffles
-    model = fold_batch_norm(model)
-    seconds = time.perf_counter() - start
-    fresh = pages.make_pages(eval_pages, seed=FRESH_SEED, rule=rule)
-    accuracy = float(np.mean((good_probability(model, fresh.images) >= 0.5) == fresh.labels))
-    report = {"model": model, "seconds": seconds, "accuracy": accuracy}
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        model.save_weights(out)
-        report["weights"], report["bytes"] = str(out), out.stat().st_size
-    return report
-
-
-def _dataset(images, labels, batch_size, seed):
-    import tensorflow as tf
-
-    def prepare(x, y):
-        x = tf.cast(x, tf.float32) / 127.5 - 1.0
-        flip = tf.random.uniform((tf.shape(x)[0], 1, 1, 1), seed=seed) < 0.5
-        return tf.where(flip, tf.reverse(x, axis=[2]), x), y
-
-    data = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).map(prepare).prefetch(2)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pages", type=int, default=4_000)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
-    args = parser.parse_args(argv)
-    report = train(seed=args.seed, num_pages=args.pages, epochs=args.epochs, out=args.out)
-    print(f"trained in {report['seconds']:.0f} s; accuracy {100 * report['accuracy']:.1f}% "
-          f"on 1000 fresh pages (against their noisy verdicts); weights "
-          f"{report['bytes'] / 1e6:.2f} MB at {report['weights']}")
-
-
-if __name__ == "__main__":
     main()

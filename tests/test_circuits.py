@@ -196,7 +196,8 @@ def test_where_circuits_read_from(tiny_cnn, separable_block):
     assert circuits.feature_map_of(tiny_cnn, "conv2") == "conv2"
     assert circuits.visualized_layer(separable_block, "pw_relu") == "pw_bn"
     assert circuits.visualized_layer(tiny_cnn, "conv1") == "conv1"
-    assert circuits.receptive_field(tiny_cnn, "conv2") == 8
+    pixels = circuits.input_layer_name(tiny_cnn)
+    assert circuits.linear_path(tiny_cnn, pixels, "conv2").field == 8  # 3, +1 (pool), +2 x 2
     assert circuits.input_layer_name(tiny_cnn) == tiny_cnn.layers[0].name
 
 
@@ -224,6 +225,92 @@ def test_linear_path_matches_the_network_where_it_is_linear():
     assert (far.field, far.jump) == (20, 4)
     assert [layer.name for layer in far.layers] == [
         "block1_pool", "block2_conv1", "block2_conv2", "block2_pool", "block3_conv1"]
+
+
+def chain_geometry(layers):
+    """(field, jump) along a chain of layers by the receptive-field recurrence, written out:
+    a k x k window with dilation d and stride s adds (k - 1) d jump and multiplies jump by s."""
+    field, jump = 1, 1
+    for layer in layers:
+        if isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D):
+            size, stride, dilation = layer.pool_size[0], layer.strides[0], 1
+        elif hasattr(layer, "kernel_size"):
+            size, stride, dilation = layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
+        else:
+            continue
+        field += dilation * (size - 1) * jump
+        jump *= stride
+    return field, jump
+
+
+@pytest.mark.parametrize("name", ["shapes", "mobilenet", "vgg16"])
+def test_path_geometry_from_the_receptive_field_table_is_the_chain_recurrence(name):
+    """Every (from, to) pair of a chain: the field and jump read off the model's receptive-field
+    table agree with the recurrence along the path, and with the positions that reach the
+    centre unit (which ``expanded_weights`` measures)."""
+    from helpers.models import load_model
+
+    vm = load_model(name, weights=None)
+    pixels = circuits.input_layer_name(vm)
+    targets = circuits.circuit_layers(vm)[:6]
+    for to_layer in targets:
+        chain = circuits.graph.chain_between(vm, pixels, to_layer)
+        for start, from_layer in enumerate([pixels] + [layer.name for layer in chain[:-1]]):
+            path = circuits.linear_path(vm, from_layer, to_layer)
+            assert (path.field, path.jump) == chain_geometry(chain[start:]), (from_layer,
+                                                                              to_layer)
+    shape = circuits.expanded_weights(vm, pixels, targets[2]).shape
+    assert shape[:2] == (circuits.linear_path(vm, pixels, targets[2]).field,) * 2
+
+
+# --- one image or a batch; a VisModel or a Keras model -----------------------------------------
+
+def test_one_image_gives_one_centre_response_and_a_batch_a_batch(shapes_model):
+    x = shapes_model.preprocess([shapes_model.load(name) for name in ("circle", "square")])
+    batch = circuits.central_responses(shapes_model, "block2_conv2", x)
+    one = circuits.central_responses(shapes_model, "block2_conv2", x[0])
+    assert batch.shape == (2, 24) and one.shape == (24,)
+    np.testing.assert_allclose(one, batch[0], rtol=1e-5, atol=1e-6)
+    maps = keras.Model(shapes_model.model.inputs[0],
+                       shapes_model.model.get_layer("block2_conv2").output)(x).numpy()
+    # a 48 x 48 map: its centre lies between units 23 and 24 on both axes
+    np.testing.assert_allclose(batch, maps[:, 23:25, 23:25].mean(axis=(1, 2)), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_image_readers_take_one_image_like_a_batch_of_one(tiny_cnn):
+    x = np.random.default_rng(0).normal(size=(16, 16, 3)).astype(np.float32)
+    assert circuits.most_active_unit(tiny_cnn, "conv2", x) == circuits.most_active_unit(
+        tiny_cnn, "conv2", x[None])
+    np.testing.assert_allclose(circuits.linearization_quality(tiny_cnn, "conv1", "conv2", x),
+                               circuits.linearization_quality(tiny_cnn, "conv1", "conv2", x[None]),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: circuits.central_responses(m, "conv2", x),
+    lambda m, x: circuits.most_active_unit(m, "conv2", x),
+    lambda m, x: circuits.linearization_quality(m, "conv1", "conv2", x),
+])
+def test_bad_images_get_the_cores_errors(tiny_cnn, call):
+    x = np.zeros((2, 16, 16, 3), np.float32)
+    with pytest.raises(ValueError, match="^Got raw uint8 pixels"):
+        call(tiny_cnn, x.astype(np.uint8))
+    with pytest.raises(ValueError, match=r"^Expected a preprocessed image \(16, 16, 3\)"):
+        call(tiny_cnn, x[:, :8])
+    with pytest.raises(TypeError, match="Expected a VisModel or a Keras model"):
+        call("tiny", x)
+
+
+def test_a_vis_model_and_its_keras_model_read_the_same_circuits(shapes_model):
+    net = shapes_model.model
+    np.testing.assert_array_equal(circuits.effective_kernel(shapes_model, "block2_conv1"),
+                                  circuits.effective_kernel(net, "block2_conv1"))
+    np.testing.assert_array_equal(circuits.unit_scale(shapes_model, "block2_conv1"),
+                                  circuits.unit_scale(net, "block2_conv1"))
+    a, b = (circuits.circuit(m, "block2_conv1", 3) for m in (shapes_model, net))
+    assert [c.channel for c in a.connections] == [c.channel for c in b.connections]
+    assert circuits.input_layer_name(shapes_model) == circuits.input_layer_name(net)
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -345,7 +432,8 @@ def test_bad_tuning_input(tiny_cnn, kwargs, match):
 def test_rotation_by_quarter_turns_is_exact_and_bilinear_agrees():
     k = np.random.default_rng(0).normal(size=(5, 5, 3)).astype(np.float32)
     np.testing.assert_array_equal(circuits.rotate_kernel(k, 90), np.rot90(k))
-    np.testing.assert_allclose(circuits._rotate_bilinear(k, 90), np.rot90(k), atol=1e-5)
+    np.testing.assert_allclose(circuits.equivariance._rotate_bilinear(k, 90), np.rot90(k),
+                               atol=1e-5)
     np.testing.assert_allclose(circuits.rotate_kernel(k, 360), k)
     turned = circuits.rotate_kernel(stimuli.line(9, 0)[..., None], 45)[..., 0]
     assert turned[2, 2] > 0.4 and turned[2, 6] < 0.1  # | turned counter-clockwise is \
@@ -486,7 +574,7 @@ def test_picker_button_draws_the_chosen_circuit(separable_block, monkeypatch):
         calls.append((layer, unit, from_layer))
         return None, plt.figure()
 
-    monkeypatch.setattr(circuits, "show_circuit", fake_show_circuit)
+    monkeypatch.setattr(circuits.pictures, "show_circuit", fake_show_circuit)
     picker = circuits.circuit_picker(separable_block, ["stem", "pw"], "pw", 4)
     (layer_box, unit_box, button), status, out = picker.children[0].children, \
         *picker.children[1:]
@@ -528,7 +616,8 @@ def test_every_supported_model_has_layer_choices_that_work(name):
     assert len(vm.model.get_layer(found["tuning"]).output.shape) == 4
     for layer in found["layers"]:  # each offered layer's circuit reads from a chain of layers
         source = circuits.default_from_layer(vm, layer) or circuits.feature_source(vm, layer)
-        assert source == circuits.input_layer_name(vm) or circuits.receptive_field(vm, source)
+        pixels = circuits.input_layer_name(vm)
+        assert source == pixels or circuits.graph.chain_between(vm, pixels, source)
 
 
 def test_choices_for_an_unknown_model_name_the_fix(tiny_cnn):
@@ -576,3 +665,34 @@ def test_first_layer_features_are_pictured_by_their_kernels_over_rgb_pixels():
     circ, fig = circuits.show_circuit(vm, "c2", 0, top=1, steps=2)
     assert any("kernels" in ax.get_title() for ax in fig.axes)
     plt.close(fig)
+
+
+def test_a_bare_keras_model_gets_first_layer_kernel_pictures_as_a_minus_one_to_one_model(
+        tiny_cnn):
+    """A Keras model without a VisModel reads [-1, 1] input (``preprocess_fn``'s convention),
+    so its first-layer features get the kernel pictures a VisModel with that preprocessing gets."""
+    from helpers.models import VisModel
+
+    vm = VisModel("tiny", tiny_cnn, ("a", "b", "c"), (16, 16), lambda u: u / 127.5 - 1.0)
+    bare, wrapped = (circuits.feature_images(m, "conv1", [0, 1]) for m in (tiny_cnn, vm))
+    for c in (0, 1):
+        np.testing.assert_array_equal(bare[c], wrapped[c])
+        assert bare[c].shape == (24, 24, 3)  # a 3x3 kernel, each weight an 8-pixel square
+
+
+def test_feature_visualizations_are_computed_once(tiny_cnn, monkeypatch):
+    from helpers import ascent
+
+    calls = []
+    real = ascent.maximize_filters
+
+    def counting(model, layer, units, **kwargs):
+        calls.append(list(units))
+        return real(model, layer, units, **kwargs)
+
+    monkeypatch.setattr(ascent, "maximize_filters", counting)
+    first = circuits.feature_images(tiny_cnn, "conv2", [4, 5], steps=2, seed=7)
+    again = circuits.feature_images(tiny_cnn, "conv2", [5, 4], steps=2, seed=7)
+    assert calls == [[4, 5]]
+    for c in (4, 5):
+        assert again[c] is None and first[c] is None or np.array_equal(again[c], first[c])

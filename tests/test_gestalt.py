@@ -1,10 +1,10 @@
-"""The Paper Gestalt CNN: architecture, committed weights, accuracy and explanations on
-fresh pages, its ROC, and turning page images into inputs."""
+"""Paper Gestalt's analysis: the reviewer's accuracy and ROC on fresh pages, its Grad-CAM
+evidence against the page masks, its figure channels, turning page images into inputs, and
+the upload widget. The model itself is tested in test_gestalt_cnn.py."""
 
 import base64
 import io
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -43,37 +43,6 @@ def fresh():
 @pytest.fixture(scope="module")
 def p_good(vm, fresh):
     return gestalt.good_probability(vm, fresh.images)
-
-
-def test_architecture_ends_in_centred_logits(vm):
-    model = vm.model
-    assert model.input_shape == (None,) + pages.PAGE_SIZE + (3,)
-    assert model.output_shape == (None, 2) and vm.class_names == ("bad", "good")
-    assert vm.last_conv_layer() == "block5_conv1"
-    assert vm.feature_layers() == [f"block{b}_conv1" for b in range(1, 6)]
-    kernel, bias = model.get_layer("logits").get_weights()
-    np.testing.assert_allclose(kernel.sum(axis=1), 0, atol=1e-6)  # f_good = -f_bad
-    np.testing.assert_allclose(bias.sum(), 0, atol=1e-6)
-
-
-def test_committed_weights_are_small():
-    assert gestalt.WEIGHTS_PATH.is_file()
-    assert gestalt.WEIGHTS_PATH.stat().st_size < 2_000_000
-
-
-def test_fold_batch_norm_keeps_the_posterior():
-    keras.utils.set_random_seed(3)
-    trained = gestalt.build_model(batch_norm=True)
-    rng = np.random.default_rng(3)
-    for layer in trained.layers:  # batch norms with statistics that are not the identity
-        if isinstance(layer, keras.layers.BatchNormalization):
-            k = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, k), rng.normal(0, 0.3, k),
-                               rng.normal(0, 0.3, k), rng.uniform(0.5, 2, k)])
-    x = gestalt.preprocess(pages.make_pages(3, seed=1).images)
-    before = keras.ops.softmax(trained(x, training=False)).numpy()
-    after = keras.ops.softmax(gestalt.fold_batch_norm(trained)(x)).numpy()
-    np.testing.assert_allclose(after, before, atol=1e-4)
 
 
 def test_accuracy_on_fresh_pages(fresh, p_good):
@@ -166,22 +135,10 @@ def test_paper_page_is_a_letter_page():
         gestalt.paper_page("A title", "An author", "  ")
 
 
-def test_training_runs_and_saves_loadable_weights(tmp_path):
-    report = gestalt.train(seed=1, num_pages=64, epochs=1, eval_pages=32,
-                           out=tmp_path / "w.weights.h5", verbose=0)
-    assert 0.0 <= report["accuracy"] <= 1.0
-    model = gestalt.load_trained(tmp_path / "w.weights.h5")
-    x = gestalt.preprocess(pages.make_pages(2, seed=3).images)
-    np.testing.assert_allclose(model(x).numpy(), report["model"](x).numpy(), atol=1e-5)
-
-
-def test_missing_weights_say_how_to_get_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m helpers.gestalt"):
-        gestalt.load_trained(tmp_path / "nothing.weights.h5")
-
-
 def test_upload_widget_scores_an_uploaded_page(vm, monkeypatch):
     import datetime
+
+    import matplotlib.pyplot as plt
 
     from helpers import widgets
 
@@ -200,6 +157,7 @@ def test_upload_widget_scores_an_uploaded_page(vm, monkeypatch):
     button.click()
     (picture,) = out.outputs  # the verdict replaced the message
     (figure,) = drawn
+    assert figure not in map(plt.figure, plt.get_fignums())  # drawn off pyplot: thread-safe
     assert len(figure.axes) == 3 and "P(good)" in figure.axes[1].get_title()
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture["data"]["image/png"]))))
     assert shown.std() > 10 and status.value.startswith("scored in")
@@ -213,3 +171,84 @@ def test_gradcam_shares_rejects_bad_masks_and_classes(vm, masks, cls, message):
     images = pages.make_pages(2, seed=4).images
     with pytest.raises(ValueError, match=message):
         gestalt.gradcam_shares(vm, images, masks, cls)
+
+
+def test_one_page_gives_one_result_and_a_batch_a_batch(vm, fresh):
+    images, masks = fresh.images[:3], fresh.rewarded_mask()[:3]
+    p_good = gestalt.good_probability(vm, images)
+    assert isinstance(gestalt.good_probability(vm, images[0]), float)
+    assert gestalt.good_probability(vm, images[0]) == pytest.approx(p_good[0], abs=1e-6)
+    heat = gestalt.page_grad_cam(vm, images)
+    assert heat.shape == (3,) + pages.PAGE_SIZE
+    np.testing.assert_allclose(gestalt.page_grad_cam(vm, images[0]), heat[0], atol=1e-5)
+    shares = gestalt.gradcam_shares(vm, images, masks)
+    assert shares.shape == (3,)
+    assert gestalt.gradcam_shares(vm, images[0], masks[0]) == pytest.approx(shares[0], abs=1e-5)
+
+
+def test_a_vis_model_and_its_keras_model_give_the_same_answers(vm, fresh):
+    images, masks = fresh.images[:4], fresh.mask("table")[:4]
+    np.testing.assert_allclose(gestalt.good_probability(vm.model, images),
+                               gestalt.good_probability(vm, images), atol=1e-6)
+    np.testing.assert_allclose(gestalt.gradcam_shares(vm.model, images, masks, "bad"),
+                               gestalt.gradcam_shares(vm, images, masks, "bad"), atol=1e-6)
+
+
+def test_classes_by_name_equal_classes_by_index_one_for_all_or_one_per_page(vm, fresh):
+    images, masks = fresh.images[:4], fresh.rewarded_mask()[:4]
+    by_name = gestalt.gradcam_shares(vm, images, masks, "bad")
+    np.testing.assert_allclose(gestalt.gradcam_shares(vm, images, masks, 0), by_name)
+    mixed = gestalt.gradcam_shares(vm, images, masks, ["good", "bad", "good", "bad"])
+    good = gestalt.gradcam_shares(vm, images, masks, "good")
+    np.testing.assert_allclose(mixed[[0, 2]], good[[0, 2]])
+    np.testing.assert_allclose(mixed[[1, 3]], by_name[[1, 3]])
+
+
+def test_good_probability_wants_pages_from_a_keras_model_too(vm):
+    with pytest.raises(ValueError, match="to_page"):
+        gestalt.good_probability(vm.model, np.zeros((96, 96, 3), dtype=np.uint8))
+
+
+def test_cell_cover_by_hand():
+    mask = np.zeros((1, 4, 6), bool)
+    mask[0, :2, :3] = True  # the top-left cell of a 2 x 2 grid of 2 x 3 cells
+    mask[0, 2, 3] = True  # one pixel of six in the bottom-right cell
+    np.testing.assert_allclose(gestalt.cell_cover(mask, (2, 2))[0], [[1, 0], [0, 1 / 6]])
+    with pytest.raises(ValueError, match="does not split"):
+        gestalt.cell_cover(mask, (3, 2))
+
+
+def test_channel_selectivity_finds_planted_figure_and_text_channels():
+    figures = np.zeros((2, 4, 4), bool)
+    figures[:, :2] = True  # the top row of a 2 x 2 grid is figure, the bottom row text
+    text = ~figures
+    maps = np.zeros((2, 2, 2, 3), np.float32)
+    maps[:, 0, :, 0] = 2.0  # channel 0 fires on figures only
+    maps[:, 1, :, 1] = 1.0  # channel 1 on text only
+    maps[..., 2] = 0.5  # channel 2 everywhere alike
+    found = gestalt.channel_selectivity(maps, figures, text)
+    np.testing.assert_allclose(found["on_figures"], [2, 0, 0.5])
+    np.testing.assert_allclose(found["on_text"], [0, 1, 0.5])
+    np.testing.assert_allclose(found["selectivity"], [1, -1, 0], atol=1e-5)
+
+
+def test_show_roc_and_its_thumbnail(fresh, p_good):
+    import matplotlib.pyplot as plt
+
+    fig = gestalt.show_roc(p_good, fresh.labels, fresh.deserved)
+    roc, hist = fig.axes
+    assert len(roc.lines) == 5 and len(hist.patches) == 50  # 2 curves, chance, 2 points
+    plt.close(fig)
+    thumbnail = gestalt.roc_thumbnail(p_good, fresh.labels)
+    assert thumbnail.shape == (340, 400, 3) and thumbnail.dtype == np.uint8
+    assert thumbnail.min() < 100 and np.median(thumbnail) == 255
+
+
+def test_show_verdict_takes_a_keras_model_and_any_page_image(vm, fresh):
+    import matplotlib.pyplot as plt
+
+    wide = np.kron(fresh.images[0], np.ones((2, 2, 1), np.uint8))  # a page at twice the size
+    p_good = gestalt.show_verdict(vm.model, wide, "a page")
+    assert p_good == pytest.approx(gestalt.good_probability(vm, gestalt.to_page(wide)))
+    assert "P(good)" in plt.gcf().axes[1].get_title()
+    plt.close("all")

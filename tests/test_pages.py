@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import pages
+from helpers.page_layout import Page
 from helpers.pages import ELEMENTS, PAGE_SIZE, Rule, make_pages
 
 
@@ -75,7 +76,7 @@ def test_element_boxes_are_tight(batch, kind):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_masks_never_overlap_while_drawing(seed):
-    page = pages._Page(np.random.default_rng([seed, 3]))
+    page = Page(np.random.default_rng([seed, 3]))
     page.render()
     assert page.masks.sum(axis=0).max() <= 1
 

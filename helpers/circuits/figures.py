@@ -1,0 +1,255 @@
+"""Figures of circuits, tuning curves and rotated pairs, in the style of the Distill thread.
+
+Weights are drawn red where they excite and blue where they inhibit (``WEIGHT_CMAP``), on one
+colour scale per figure; panel titles are at least ``TITLE_FONTSIZE`` points, readable in the
+lectures.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import ConnectionPatch
+
+from helpers.circuits.equivariance import kernel_image, rotate_kernel
+from helpers.circuits.tuning import Tuning
+from helpers.circuits.wiring import Circuit
+
+WEIGHT_CMAP = "RdBu_r"  # red excites, blue inhibits
+#: Smallest font size of panel titles, in points: smaller ones are unreadable in the lectures.
+TITLE_FONTSIZE = 8
+
+
+def _blank(ax, text: str = ""):
+    ax.set_facecolor("#f2f2f2")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if text:
+        ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, color="0.4",
+                transform=ax.transAxes)
+
+
+def _image_ax(ax, image):
+    if image is None:
+        _blank(ax, "dead unit")
+    else:
+        ax.imshow(image, interpolation="bilinear")  # small pictures, shown large
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels=None,
+                 title=None, vmax=None, input_caption=None):
+    """Distill-style circuit: input features on the left, their weights into the unit in the
+    middle (red excites, blue inhibits, one colour scale), the unit on the right.
+
+    Args:
+        circ: from ``circuit``.
+        input_images: {channel: RGB image} of the input features (e.g. feature
+            visualizations); None or missing channels are drawn as blank "dead unit" boxes.
+        unit_image: the unit's RGB image.
+        input_labels: {channel: extra text} under an input's name (e.g. its orientation).
+        title: figure title (default: names the unit and its input layer).
+        vmax: colour scale of the weights (default: the largest |weight| shown).
+        input_caption: title of the inputs' column (default: the input layer's name).
+
+    Returns:
+        The figure.
+    """
+    connections = circ.connections
+    if not connections:
+        raise ValueError(f"Unit {circ.unit} of {circ.layer!r} has no non-zero input weights.")
+    input_images = input_images or {}
+    input_labels = input_labels or {}
+    n = len(connections)
+    vmax = vmax or max(float(np.abs(c.weights).max()) for c in connections) or 1.0
+    height = 0.95 * max(n, 2) + 0.8
+    fig = plt.figure(figsize=(6.2, height))
+    grid = fig.add_gridspec(max(n, 2), 4, width_ratios=[1, 1, 1.3, 2.0], wspace=0.12,
+                            hspace=0.45, left=0.11, right=0.97, top=1 - 0.62 / height,
+                            bottom=0.1 / height)
+    middle = max(n, 2) // 2
+    unit_ax = fig.add_subplot(grid[middle - 1:middle + 1, 3])
+    _image_ax(unit_ax, unit_image)
+    unit_ax.set_title(f"{circ.layer}\nunit {circ.unit}", fontsize=9, fontweight="bold")
+    strongest = max(abs(c.strength) for c in connections) or 1.0
+    for row, conn in enumerate(connections):
+        image_ax, weight_ax = fig.add_subplot(grid[row, 0]), fig.add_subplot(grid[row, 1])
+        _image_ax(image_ax, input_images.get(conn.channel))
+        extra = input_labels.get(conn.channel)
+        image_ax.set_ylabel(f"ch {conn.channel}" + (f"\n{extra}" if extra else ""), fontsize=8,
+                            rotation=0, ha="right", va="center", labelpad=4)
+        heat = weight_ax.imshow(conn.weights, cmap=WEIGHT_CMAP, vmin=-vmax, vmax=vmax)
+        weight_ax.set_xticks([])
+        weight_ax.set_yticks([])
+        weight_ax.set_xlabel(f"{conn.strength:+.2f}", fontsize=7, labelpad=1)
+        color = plt.get_cmap(WEIGHT_CMAP)(0.85 if conn.strength > 0 else 0.15)
+        fig.add_artist(ConnectionPatch(
+            xyA=(1.0, 0.5), coordsA=weight_ax.transAxes, xyB=(0.0, 0.5), coordsB=unit_ax.transAxes,
+            color=color, lw=0.8 + 3.2 * abs(conn.strength) / strongest, alpha=0.8))
+        if row == 0:
+            image_ax.set_title(input_caption or circ.input_layer, fontsize=8)
+            size = "x".join(str(s) for s in circ.kernel_size)
+            weight_ax.set_title(f"weights {size}", fontsize=8)
+    cbar = fig.colorbar(heat, ax=unit_ax, orientation="horizontal", fraction=0.08, pad=0.08,
+                        aspect=18)
+    cbar.ax.tick_params(labelsize=7)
+    cbar.set_label("weight (red excites, blue inhibits)", fontsize=7)
+    how = "expanded weights" if circ.expanded else "weights"
+    fig.suptitle(title or f"Circuit of {circ.layer} unit {circ.unit}: strongest {how} "
+                          f"from {circ.input_layer} (ranked by {circ.rank})", fontsize=9)
+    return fig
+
+
+def plot_tuning_grid(tuning: Tuning, highlight=(), ncols: int = 8, size: float = 1.4):
+    """Every channel's tuning curve (at its preferred radius) as small multiples, each scaled to
+    its own peak and titled with that radius and its tuning width; highlighted channels in red.
+    Returns the figure."""
+    channels = tuning.responses.shape[-1]
+    rows = -(-channels // ncols)
+    fig, axes = plt.subplots(rows, ncols, figsize=(size * ncols, 0.8 * size * rows + 0.5),
+                             sharex=True, squeeze=False)
+    radius_names = [_radius_name(r) for r in tuning.radii]
+    width = tuning.width
+    for c, ax in enumerate(axes.flat):
+        if c >= channels:
+            ax.axis("off")
+            continue
+        curve = tuning.curve(c)
+        peak = curve.max()
+        color = "tab:red" if c in highlight else "0.25"
+        ax.plot(tuning.orientations, curve / peak if peak > 0 else curve, color=color, lw=1.2)
+        ax.set_ylim(-0.05, 1.1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        label = (f"{c}: {radius_names[tuning.preferred_radius[c]]}, {width[c]:.0f}°" if peak > 0
+                 else f"{c}: silent")
+        ax.set_title(label, fontsize=TITLE_FONTSIZE, color=color, pad=2)
+        for spine in ax.spines.values():
+            spine.set_color(color if c in highlight else "0.8")
+    fig.suptitle(f"{tuning.layer}: response vs orientation (0-345°) at each channel's "
+                 f"preferred radius; title: channel, radius, tuning width", fontsize=9)
+    height = fig.get_figheight()  # fixed margins: tight_layout is slow on many small axes
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.1 / height, top=1 - 0.45 / height,
+                        wspace=0.08, hspace=0.28 / (0.8 * size - 0.28))  # 0.28 in per title
+    return fig
+
+
+def _radius_name(radius: float) -> str:
+    return "line" if np.isinf(radius) else f"r={radius:g}"
+
+
+def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
+                       size: float = 3.3):
+    """Polar tuning curves of ``channels``, one line per radius (dashed: straight lines).
+
+    Args:
+        tuning: from ``orientation_tuning``.
+        channels: the channels to draw, one column each.
+        stimuli: the ``StimulusSet`` measured: each column then shows its preferred stimulus.
+        pictures: {channel: RGB image} (feature visualizations) shown under the curves.
+        size: inches per column.
+
+    Returns:
+        The figure.
+    """
+    channels = list(channels)
+    if not channels:
+        raise ValueError("Give at least one channel.")
+    extra = [name for name, given in (("stimulus", stimuli is not None),
+                                      ("picture", pictures is not None)) if given]
+    fig = plt.figure(figsize=(size * len(channels), size * (1.15 + 0.5 * bool(extra))))
+    grid = fig.add_gridspec(2 if extra else 1, 2 * len(channels),
+                            height_ratios=[1.75, 1.25] if extra else [1], hspace=0.2,
+                            wspace=0.15)
+    theta = np.deg2rad(np.append(tuning.orientations, tuning.orientations[0]))
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, len(tuning.radii)))
+    width = tuning.width
+    for i, c in enumerate(channels):
+        ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2], projection="polar")
+        for row, radius in enumerate(tuning.radii):
+            curve = tuning.responses[row, :, c]
+            ax.plot(theta, np.append(curve, curve[0]), color=colors[row], lw=1.4,
+                    ls="--" if np.isinf(radius) else "-", label=_radius_name(radius))
+        ax.set_xticks(np.deg2rad(np.arange(0, 360, 45)))
+        ax.tick_params(labelsize=8, pad=1)
+        ax.set_yticks(np.linspace(0, max(tuning.peak[c], 1e-9), 4)[1:])
+        ax.set_yticklabels([])
+        ax.set_title(f"unit {c}: {tuning.preferred_orientation[c]:.0f}°, "
+                     f"{_radius_name(tuning.radii[tuning.preferred_radius[c]])}, "
+                     f"width {width[c]:.0f}°", fontsize=9, pad=14)
+        panels = []
+        if stimuli is not None:
+            best = int(np.argmax(tuning.curve(c)))
+            panels.append((stimuli.images[tuning.preferred_radius[c], best], "best stimulus"))
+        if pictures is not None:
+            panels.append((pictures.get(c), "feature vis."))
+        for k, (image, text) in enumerate(panels):
+            sub = fig.add_subplot(grid[1, 2 * i + k] if len(panels) == 2
+                                  else grid[1, 2 * i:2 * i + 2])
+            if image is None:
+                _blank(sub, "dead unit")
+                sub.set_box_aspect(1)
+            else:
+                sub.imshow(image, cmap="gray" if image.ndim == 2 else None,
+                           interpolation="bilinear")  # small pictures, shown large
+                sub.set_xticks([])
+                sub.set_yticks([])
+            sub.set_xlabel(text, fontsize=TITLE_FONTSIZE + 1, labelpad=2)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=len(tuning.radii),
+               fontsize=9, frameon=False)
+    height = fig.get_figheight()  # margins in inches: the title above, the legend below
+    fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.5 / height, bottom=0.45 / height)
+    return fig
+
+
+def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = None):
+    """Each pair as [unit a | a rotated | unit b] with their similarity. Returns the figure.
+
+    Args:
+        kernels: (kh, kw, in_channels, units).
+        pairs: from ``rotated_pairs``.
+        size: inches per panel.
+        colour: show RGB kernels as colours (``kernel_image``). Default False: each kernel is
+            shown as its sum over input channels (for RGB kernels, its response to grey-level
+            light) in red (+) and blue (-), the pattern that turns; a 3x3 kernel's nine mixed
+            colours read as a patchwork, and larger (expanded) ones average out to pale greys.
+
+    Every panel is scaled to its own symmetric range (0 is grey or white, its own largest
+    |weight| saturates), so a weak kernel is as visible as a strong one.
+    """
+    if not pairs:
+        raise ValueError("No rotated pairs to show; lower the margin or try more angles.")
+    kernels = np.asarray(kernels, dtype=np.float32)
+    colour = bool(colour)
+    if colour and kernels.shape[2] != 3:
+        raise ValueError(f"colour=True needs RGB kernels; these have {kernels.shape[2]} inputs.")
+    # constrained layout leaves room for every title, however few rows there are
+    height = (size + 0.25) * len(pairs) + 0.4
+    fig, axes = plt.subplots(len(pairs), 3, figsize=(3 * size + 0.3, height), squeeze=False,
+                             layout="constrained")
+
+    def show(ax, kernel, text):
+        if colour:
+            ax.imshow(kernel_image(kernel), interpolation="nearest")
+        else:
+            summed = kernel.sum(axis=-1)
+            limit = max(np.abs(summed).max(), 1e-12)
+            ax.imshow(summed, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(text, fontsize=9, pad=3)
+
+    for row, pair in enumerate(pairs):
+        a, b = kernels[..., pair.a], kernels[..., pair.b]
+        show(axes[row, 0], a, f"unit {pair.a}")
+        show(axes[row, 1], rotate_kernel(a, pair.angle), f"{pair.a} turned {pair.angle:.0f}°")
+        show(axes[row, 2], b, f"unit {pair.b}: cos {pair.similarity:.2f}")
+    kh, kw = kernels.shape[:2]
+    how = ("colours, grey = 0" if colour else
+           "summed over inputs, red +, blue -" if kernels.shape[2] > 1 else "red +, blue -")
+    fig.suptitle(f"{kh}x{kw} kernels ({how}), each on its own scale", fontsize=9)
+    return fig
+
