@@ -10,12 +10,14 @@ The notebooks show each idea in a few lines and call these functions for the res
 - ``activations``: outputs of any layers in one forward pass.
 - ``plotting``: grids of images or channels, heatmaps over photos.
 - ``shapes`` and ``shapes_cnn``: the synthetic world and the embedded offline model, both
-  built as ``small_vgg`` networks.
+  built as ``small_vgg`` networks; ``pages`` (with ``page_layout``, ``page_drawing``,
+  ``page_images``) and ``gestalt_cnn``: notebook 06's page world and its reviewer model.
 - ``_core``: the private plumbing every technique shares, and the contract they all keep
   (a ``VisModel`` or a Keras model; one image or a batch; classes by name or index).
-- one module per technique of the notebooks: ``receptive_field``, ``probes``, ``sparsity``,
-  ``explorer`` (01), ``ascent``, ``filters`` (02), ``saliency``, ``class_neurons`` (03),
-  ``cam``, ``faithfulness`` (04), ``circuits``, ``stimuli`` (05), ``pages``, ``gestalt`` (06).
+- one module (or package) per technique of the notebooks: ``receptive_field``, ``probes``,
+  ``sparsity``, ``explorer`` (01), ``ascent``, ``filters`` (02), ``saliency``,
+  ``class_neurons`` (03), ``cam``, ``faithfulness``, ``cam_explorer`` (04), ``circuits``,
+  ``stimuli`` (05), ``gestalt`` (06); ``widgets``: the one skeleton of every explorer.
 """
 
 import contextlib
