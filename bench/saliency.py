@@ -34,18 +34,18 @@ def best_time(fn, repeats: int):
     return min(times), result
 
 
-def eager_gradient(model, x: np.ndarray, cls: int) -> np.ndarray:
+def eager_gradient(vm, x: np.ndarray, cls: int) -> np.ndarray:
     """d f_c / d x for one input, eagerly: what a first implementation would write."""
     x = tf.constant(x[None])
     with tf.GradientTape() as tape:
         tape.watch(x)
-        score = model(x, training=False)[0, cls]
+        score = vm.model(x, training=False)[0, cls]
     return tape.gradient(score, x).numpy()[0]
 
 
 def compiled_gradient(model, x: np.ndarray, cls: int) -> np.ndarray:
     """d f_c / d x for one input, through helpers.saliency's compiled function."""
-    return saliency.scores_and_gradients(model, x[None], cls)[1][0]
+    return saliency.scores_and_gradients(model, x, cls)[1]
 
 
 def smoothgrad_loop(gradient, model, x, cls, noise, samples, seed=0):
@@ -84,18 +84,18 @@ def main(argv=None) -> None:
     image = vm.load(next(iter(vm.samples)))
     x = vm.preprocess(image)[0]
     cls = int(vm.logits(image)[0].argmax())
-    net, n = vm.model, args.samples
+    n = args.samples
     print(f"{vm.name}: {n} inputs of {x.shape}, best of {args.repeats} after a warm-up; ratio = "
           "loop time / batched time (higher: batching wins)")
     report(f"SmoothGrad ({n} samples)",
-           lambda: saliency.smoothgrad(net, x, cls, noise=0.15, samples=n),
-           {"compiled": lambda: smoothgrad_loop(compiled_gradient, net, x, cls, 0.15, n),
-            "eager": lambda: smoothgrad_loop(eager_gradient, net, x, cls, 0.15, n)},
+           lambda: saliency.smoothgrad(vm, x, cls, noise=0.15, samples=n),
+           {"compiled": lambda: smoothgrad_loop(compiled_gradient, vm, x, cls, 0.15, n),
+            "eager": lambda: smoothgrad_loop(eager_gradient, vm, x, cls, 0.15, n)},
            args.repeats)
     report(f"Integrated Gradients ({n} steps)",
-           lambda: saliency.integrated_gradients(net, x, cls, steps=n).attributions,
-           {"compiled": lambda: integrated_gradients_loop(compiled_gradient, net, x, cls, n),
-            "eager": lambda: integrated_gradients_loop(eager_gradient, net, x, cls, n)},
+           lambda: saliency.integrated_gradients(vm, x, cls, steps=n).attributions,
+           {"compiled": lambda: integrated_gradients_loop(compiled_gradient, vm, x, cls, n),
+            "eager": lambda: integrated_gradients_loop(eager_gradient, vm, x, cls, n)},
            args.repeats)
 
 

@@ -5,36 +5,42 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from helpers._core.graph import get_layer
+from helpers._core.activations import layer_outputs
+from helpers._core.graph import tap_model
+from helpers._core.inputs import BATCH_SIZE, prepare
+from helpers._core.model import keras_model
 
 
-def feature_extractor(model: keras.Model, layer_names: list[str]) -> keras.Model:
-    """A model with the same input as ``model`` that outputs the named layers.
+def get_activations(model, layer_names, x, batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+    """Outputs of ``layer_names`` for preprocessed input ``x``, from one compiled forward pass
+    per ``batch_size`` images (layers inside a nested pretrained base included).
+
+    Args:
+        model: a ``VisModel`` or a Keras model.
+        layer_names: a layer name or a list of them.
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C).
+
+    Returns:
+        Layer name -> that layer's output: (h, w, channels) for one image, (N, h, w, channels)
+        for a batch.
+
+    Raises:
+        ValueError: no layer names, an unknown layer (closest names suggested), or input
+            that is not a preprocessed image or batch.
+    """
+    call = prepare(model, x, logits=False)
+    return call.output(layer_outputs(call.net, layer_names, call.x, batch_size))
+
+
+def feature_extractor(model, layer_names) -> keras.Model:
+    """A Keras model with ``model``'s input that outputs the named layers (a list of them).
+
+    Kept for code that wants the model itself; ``get_activations`` runs it compiled.
 
     Raises:
         ValueError: a name is not a layer of ``model`` (closest names are suggested).
     """
-    outputs = [get_layer(model, name).output for name in layer_names]
-    # A single input passed as a tensor, not a list, keeps Keras from warning about structure.
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, outputs, name=f"{model.name}_features")
-
-
-def get_activations(model: keras.Model, layer_names, x) -> dict[str, np.ndarray]:
-    """Outputs of ``layer_names`` for the preprocessed batch ``x``, from one forward pass.
-
-    Args:
-        model: a Keras model (for a ``VisModel`` pass ``vm.model``).
-        layer_names: a layer name or a list of them.
-        x: preprocessed input batch, shape (N, H, W, C).
-
-    Returns:
-        A dict from layer name to a NumPy array of that layer's output.
-    """
+    net = keras_model(model)
     names = [layer_names] if isinstance(layer_names, str) else list(layer_names)
-    if not names:
-        raise ValueError("Give at least one layer name.")
-    outputs = feature_extractor(model, names)(np.asarray(x, dtype=np.float32), training=False)
-    if len(names) == 1:
-        outputs = [outputs]
-    return {name: keras.ops.convert_to_numpy(out) for name, out in zip(names, outputs)}
+    tapped = tap_model(net, names)
+    return keras.Model(tapped.inputs[0], tapped.outputs[:-1], name=f"{net.name}_features")

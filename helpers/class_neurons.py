@@ -3,8 +3,13 @@
 A thin layer over ``helpers.ascent``: ``class_images`` grows one image per class with the
 lecture's update I <- I + eta * grad f_c(I), on the logit f_c or the softmax probability p_c,
 then asks the model what it sees in each generated image (its logit, probability and top
-prediction). Unlike ``ascent.maximize_classes`` it refuses a model whose output is already
-a softmax, since then "the logit" would silently be a probability.
+prediction). Models follow the contract of ``helpers._core``: a ``VisModel`` or a Keras
+model, whose final softmax is removed (with a notice) so that "the logit" is one; a model
+whose outputs merely look like probabilities is refused. ``predict``, ``top_classes`` and
+``objective_gradient_rms`` take one preprocessed image or a batch, of any size the model's
+layers accept (each is judged at its own size), and classes by name or index. The figures
+(``show_class_images``, ``show_ascent_curves``) live in ``class_neurons_figures`` and are
+importable from here.
 
 References:
     Simonyan, Vedaldi & Zisserman, "Deep Inside Convolutional Networks: Visualising Image
@@ -19,13 +24,19 @@ import keras
 import numpy as np
 
 from helpers import ascent
-from helpers.saliency import check_logits, class_index, keras_model, scores_and_gradients
+from helpers._core.gradients import input_gradients
+from helpers._core.inputs import Prepared, as_batch, prepare
+from helpers._core.model import class_index, class_indices, logits_model
+from helpers.class_neurons_figures import (caption, show_ascent_curves,  # noqa: F401
+                                           show_class_images)
+from helpers.saliency_explorer import class_picker
 from helpers.widgets import Panel
 
 
 @dataclass
 class Prediction:
-    """What the model says about images generated for target classes (one entry each).
+    """What the model says about images generated for target classes: one entry each, or
+    numbers instead of arrays for one image (``prediction[0]``).
 
     Attributes:
         classes: the target class of each image.
@@ -59,57 +70,67 @@ class Prediction:
 
     def __str__(self) -> str:
         rows = [f"{'target class':>20s} {'f_c':>9s} {'others':>8s} {'p_c':>8s}   "
-                "top prediction"]
-        for c, f, o, p, t, q in zip(self.classes, self.logits, self.others,
-                                    self.probabilities, self.top, self.top_probabilities):
+                + "top prediction"]
+        columns = (self.classes, self.logits, self.others, self.probabilities, self.top,
+                   self.top_probabilities)
+        for c, f, o, p, t, q in zip(*map(np.atleast_1d, columns)):
             rows.append(f"{self.class_names[c]:>20s} {f:9.2f} {o:8.2f} {p:8.1%}   "
                         f"{self.class_names[t]} ({q:.1%})")
         return "\n".join(rows)
 
 
-_RESIZED: dict = {}  # (id of the Keras model, size) -> (the model, its copy at that size)
-
-
-def _at_size(net: keras.Model, size: tuple[int, int]) -> keras.Model:
-    """``net`` itself, or the same layers and weights on an input of ``size`` (built once):
-    a class image grown smaller than the model's input (fewer pixels, a faster ascent) is
-    judged at the size it was grown, exactly as the ascent saw it."""
+def _at_size(net: keras.Model, size) -> keras.Model:
+    """``net`` itself, or the same layers and weights on an input of ``size`` (built once per
+    model and size): a class image grown smaller than the model's input (fewer pixels, a
+    faster ascent) is judged at the size it was grown, exactly as the ascent saw it."""
+    # TODO core: one resize-the-input helper (ascent.layer_model holds the only copy today).
     native = tuple(net.inputs[0].shape[1:3])
-    if native == tuple(size) or None in native:
-        return net
-    key = (id(net), tuple(size))
-    if key not in _RESIZED or _RESIZED[key][0] is not net:
-        _RESIZED[key] = (net, ascent.layer_model(net, None, size))
-    return _RESIZED[key][1]
+    return net if native == tuple(size) or None in native else ascent.layer_model(net, None, size)
+
+
+def _prepare(model, inputs, classes=None) -> Prepared:
+    """``prepare`` (``helpers._core.inputs``) for inputs of any size the layers accept."""
+    x, single = as_batch(inputs)
+    call = prepare(_at_size(logits_model(model), x.shape[1:3]), x)
+    indices = None if classes is None else class_indices(model, classes, len(x))
+    return Prepared(call.net, call.x, indices, single)
+
+
+def _logits(call: Prepared) -> np.ndarray:
+    return keras.ops.convert_to_numpy(call.net(call.x, training=False))
 
 
 def predict(model, inputs, classes) -> Prediction:
-    """The model's view of preprocessed ``inputs`` (N, H, W, C), each for its target class.
+    """The model's view of preprocessed ``inputs``, each for its target class.
 
-    Inputs smaller or larger than the model's own size are evaluated by the same layers at
-    their size (global average pooling makes the classifier size-independent).
+    Args:
+        model: a ``VisModel`` or a Keras model.
+        inputs: one preprocessed image (H, W, C) or a batch (N, H, W, C); another size than
+            the model's own is evaluated by the same layers at that size (global average
+            pooling makes the classifier size-independent).
+        classes: one class (name or index) for all inputs, or one per input.
+
+    Returns:
+        a ``Prediction``: arrays of N entries, or numbers for one image.
     """
-    inputs = np.asarray(inputs, np.float32)
-    net = _at_size(keras_model(model), inputs.shape[1:3])
-    logits = keras.ops.convert_to_numpy(net(inputs, training=False))
+    call = _prepare(model, inputs, classes)
+    logits = _logits(call)
     probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-    classes = np.asarray(classes, dtype=int)
-    rows = np.arange(len(classes))
-    target = logits[rows, classes]
+    rows = np.arange(len(logits))
+    target = logits[rows, call.classes]
     others = (logits.sum(axis=-1) - target) / max(logits.shape[-1] - 1, 1)
     names = tuple(getattr(model, "class_names", None) or map(str, range(logits.shape[-1])))
     top = logits.argmax(axis=-1)
-    return Prediction(classes, target, others, probs[rows, classes], top, probs[rows, top],
-                      names)
+    return call.output(Prediction(call.classes, target, others, probs[rows, call.classes], top,
+                                  probs[rows, top], names))
 
 
 def top_classes(model, inputs, k: int = 5) -> np.ndarray:
-    """The ``k`` classes the model ranks highest for each preprocessed input, (N, k), best
-    first; inputs of another size than the model's are evaluated at their own size."""
-    inputs = np.asarray(inputs, np.float32)
-    logits = keras.ops.convert_to_numpy(
-        _at_size(keras_model(model), inputs.shape[1:3])(inputs, training=False))
-    return np.argsort(-logits, axis=-1, kind="stable")[:, :k]
+    """The ``k`` classes the model ranks highest for each preprocessed input, best first:
+    (N, k) for a batch, (k,) for one image; inputs of another size than the model's are
+    evaluated at their own size."""
+    call = _prepare(model, inputs)
+    return call.output(np.argsort(-_logits(call), axis=-1, kind="stable")[:, :k])
 
 
 @dataclass
@@ -145,13 +166,14 @@ class ClassImages:
 
 def from_inputs(model, inputs, classes, history=None, objective: str = "logit",
                 regularization: str = "naive") -> ClassImages:
-    """``ClassImages`` for inputs optimized elsewhere (e.g. by a hand-written loop)."""
-    inputs = np.asarray(inputs, np.float32)
-    indices = [class_index(model, c) for c in classes]
-    images = np.stack([ascent.image_from_input(model, x) for x in inputs])
-    history = np.zeros((0, len(indices)), np.float32) if history is None else np.asarray(history)
-    return ClassImages(images, inputs, predict(model, inputs, indices), history, objective,
-                       regularization)
+    """``ClassImages`` for inputs (N, H, W, C) optimized elsewhere (e.g. by a hand-written
+    loop), one class (name or index) each."""
+    call = _prepare(model, inputs, classes)
+    images = np.stack([ascent.image_from_input(model, x) for x in call.x])
+    history = (np.zeros((0, len(call.x)), np.float32) if history is None
+               else np.asarray(history))
+    return ClassImages(images, call.x, predict(model, call.x, call.classes), history,
+                       objective, regularization)
 
 
 def class_images(model, classes, *, objective: str = "logit", steps: int = 64,
@@ -159,7 +181,8 @@ def class_images(model, classes, *, objective: str = "logit", steps: int = 64,
     """Grow one image per class by gradient ascent on its logit (or probability).
 
     Args:
-        model: a ``VisModel`` (classes by name or index) or a Keras model ending in logits.
+        model: a ``VisModel`` (classes by name or index) or a Keras model; a final softmax
+            is removed, so that the logit is maximized.
         classes: a class or a list of them, by name ('flamingo') or index.
         objective: ``"logit"``, the pre-softmax score f_c (the lecture's choice), or
             ``"softmax"``, the probability p_c.
@@ -174,115 +197,28 @@ def class_images(model, classes, *, objective: str = "logit", steps: int = 64,
 
     Raises:
         ValueError: unknown class name (close names suggested), index out of range, an
-            objective other than logit or softmax, or a model whose output is a softmax.
+            objective other than logit or softmax, or a model whose outputs are
+            probabilities without a softmax layer to remove.
     """
-    net = keras_model(model)
-    classes = [classes] if isinstance(classes, str | int | np.integer) else list(classes)
-    indices = [class_index(model, c) for c in classes]
-    size = getattr(model, "input_size", None) or tuple(net.inputs[0].shape[1:3])
-    check_logits(net, np.zeros((2, *size, net.inputs[0].shape[-1]), np.float32))
+    classes = [classes] if np.ndim(classes) == 0 else list(classes)
+    indices = class_indices(model, classes, len(classes))
+    # ascent applies the core's softmax rule: a final softmax is removed, probabilities refused
     result = ascent.maximize_classes(model, indices, objective=objective, steps=steps,
                                      regularization=regularization, init=init, **kwargs)
     return ClassImages(result.images, result.inputs, predict(model, result.inputs, indices),
                        result.history, objective, result.regularization.name)
 
 
-def objective_gradient_rms(model, inputs, classes, objective: str = "logit") -> np.ndarray:
-    """Root mean square of d f_c / d I (``"logit"``) or d p_c / d I (``"softmax"``) per image.
+def objective_gradient_rms(model, inputs, classes, objective: str = "logit"):
+    """Root mean square of d f_c / d I (``"logit"``) or d p_c / d I (``"softmax"``): (N,)
+    for a batch, a number for one image.
 
     Since d p_c / d I = p_c (d f_c / d I - sum_j p_j d f_j / d I), the softmax's gradient
     vanishes as p_c approaches 0 or 1: this measures how much.
     """
-    indices = [class_index(model, c) for c in classes]
-    _, grads = scores_and_gradients(model, inputs, indices, objective=objective)
-    return np.sqrt(np.mean(np.square(grads, dtype=np.float64), axis=(1, 2, 3)))
-
-
-# ---------------------------------------------------------------------------- figures
-
-_MISS = "#c0392b"
-
-
-def _caption(prediction: Prediction, i: int) -> tuple[str, str]:
-    """(text, colour) under a generated image: its logit, probability and the verdict."""
-    c, t = prediction.classes[i], prediction.top[i]
-    text = f"f_c = {prediction.logits[i]:.3g}, p_c = {prediction.probabilities[i]:.0%}"
-    if c == t:
-        return text, "black"
-    return f"{text}\nseen as {prediction.class_names[t]}", _MISS
-
-
-def show_class_images(results: dict, examples: dict | None = None, size: float = 1.9,
-                      title: str | None = None):
-    """Generated class images in a grid: one row per result (e.g. per rung), one column per
-    class; under each image its logit f_c, probability p_c and, in red, the class the
-    model sees instead when that is not the target. With a single class the results are
-    laid out in one row.
-
-    Args:
-        results: label -> ``ClassImages``, all for the same classes.
-        examples: optional class name -> a real image of the class, drawn as a first row.
-        size: inches per panel.
-        title: a title over the figure.
-
-    Returns:
-        the figure.
-    """
-    import matplotlib.pyplot as plt
-
-    results = dict(results)
-    if not results:
-        raise ValueError("Give at least one result: {'naive': class_images(...)}.")
-    first = next(iter(results.values())).prediction
-    names = [first.class_names[c] for c in first.classes]
-    rows = ([("real example", None)] if examples else []) + list(results.items())
-    one_row = len(names) == 1 and len(rows) > 1
-    shape = (1, len(rows)) if one_row else (len(rows), len(names))
-    fig, axes = plt.subplots(*shape, figsize=(size * shape[1], (size + 0.4) * shape[0]),
-                             squeeze=False)
-    for r, (label, result) in enumerate(rows):
-        for k, name in enumerate(names):
-            ax = axes[0, r] if one_row else axes[r, k]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if result is None:
-                ax.imshow(examples[name])
-                ax.set_xlabel("a real one", fontsize=8)
-            else:
-                ax.imshow(result.images[k])
-                text, colour = _caption(result.prediction, k)
-                ax.set_xlabel(text, fontsize=8, color=colour)
-            if one_row:
-                ax.set_title(label, fontsize=10)
-            else:
-                if r == 0:
-                    ax.set_title(name, fontsize=10)
-                if k == 0 and len(rows) > 1:
-                    ax.set_ylabel(label, fontsize=10)
-    if title or one_row:
-        fig.suptitle(title or names[0], fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
-def show_ascent_curves(results: dict, ylabel: str = "objective", title: str | None = None):
-    """The objective over the steps of each result, one line per class, one panel each."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3), squeeze=False)
-    for ax, (label, result) in zip(axes[0], results.items()):
-        prediction = result.prediction
-        for k, c in enumerate(prediction.classes):
-            ax.plot(result.history[:, k], label=prediction.class_names[c])
-        ax.set_xlabel("step")
-        ax.set_ylabel(ylabel)
-        ax.set_title(label, fontsize=10)
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0, -1].legend(fontsize=8, frameon=False, loc="best")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    call = _prepare(model, inputs, classes)
+    _, grads = input_gradients(call.net, call.x, call.classes, objective)
+    return call.output(np.sqrt(np.mean(np.square(grads, dtype=np.float64), axis=(1, 2, 3))))
 
 
 # ---------------------------------------------------------------------------- interactive
@@ -328,20 +264,21 @@ class ClassExplorer:
         return self._seen[key]
 
     def figure(self, cls, objective: str = "logit", rung: str = "robust", steps: int = 64):
-        """The generated image and the model's top-5 classes for it."""
-        import matplotlib.pyplot as plt
+        """The generated image and the model's top-5 classes for it, as a
+        ``matplotlib.figure.Figure`` (outside pyplot: safe from a widget's callback thread)."""
+        from matplotlib.figure import Figure
 
         image, x = self.generate(cls, objective, rung, steps)
         target = class_index(self.vm, cls)
-        prediction = predict(self.vm, x[None], [target])
-        logits = _at_size(keras_model(self.vm), x.shape[:2])(x[None], training=False)
-        probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))[0]
-        top = np.argsort(probs)[::-1][:5]
-        fig, (ax_image, ax_bars) = plt.subplots(1, 2, figsize=(8, 3.2),
-                                                gridspec_kw={"width_ratios": [1, 1.4]})
+        prediction = predict(self.vm, x[None], target)  # a batch of one, for _caption
+        probs = keras.ops.convert_to_numpy(
+            keras.ops.softmax(_logits(_prepare(self.vm, x)), axis=-1))[0]
+        top = np.argsort(-probs, kind="stable")[:5]
+        fig = Figure(figsize=(8, 3.2))
+        ax_image, ax_bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
         ax_image.imshow(image)
         ax_image.axis("off")
-        text, colour = _caption(prediction, 0)
+        text, colour = caption(prediction, 0)
         ax_image.set_title(f"{self.vm.class_names[target]}: {objective}, {rung}, {steps} steps"
                            f"\n{text}", fontsize=9, color=colour)
         ax_bars.barh([self.vm.class_names[i] for i in top][::-1], probs[top][::-1],
@@ -366,8 +303,6 @@ def class_explorer(vm, cls=0, rung: str = "robust", steps: int = 64, seen=(), si
     """
 
     import ipywidgets as widgets
-
-    from helpers.saliency import class_picker
 
     explorer = ClassExplorer(vm, size)
     for result, result_steps in seen:

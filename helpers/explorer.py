@@ -15,44 +15,20 @@ from __future__ import annotations
 
 import math
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.activations import feature_extractor
-from helpers._core.graph import require_spatial
-from helpers.plotting import ACTIVATION_CMAP, grid_shape, upsample
+from helpers._core.activations import layer_outputs
+from helpers._core.graph import feature_layers, require_spatial
+from helpers._core.inputs import as_batch, check_count
+from helpers._core.model import keras_model, preprocess_fn
+from helpers.images import resize_maps
+from helpers.plotting import ACTIVATION_CMAP, check_channels, grid_shape, one_image_maps
 from helpers.widgets import Panel
 
 #: Channels per page of a grid: 8 x 8 panels stay readable in a notebook.
 PER_PAGE = 64
 SCALES = ("channel", "layer")
-
-
-def _as_maps(maps) -> np.ndarray:
-    maps = np.asarray(maps, dtype=np.float32)
-    if maps.ndim == 4 and maps.shape[0] == 1:
-        maps = maps[0]
-    if maps.ndim != 3:
-        raise ValueError(f"Expected one image's activations (H, W, C) or (1, H, W, C); got "
-                         f"shape {maps.shape}. For a batch, pass one image: acts[layer][0].")
-    return maps
-
-
-def check_channels(channels, num_channels: int) -> list[int]:
-    """The channel indices as a list, checked against the layer's channel count.
-
-    Raises:
-        ValueError: an index is out of range (the valid range is given) or the list is empty.
-    """
-    channels = [int(c) for c in np.atleast_1d(channels)]
-    bad = [c for c in channels if not 0 <= c < num_channels]
-    if bad:
-        raise ValueError(f"Channel(s) {bad} out of range: this layer has {num_channels} "
-                         f"channels (0 to {num_channels - 1}).")
-    if not channels:
-        raise ValueError("Give at least one channel.")
-    return channels
 
 
 def page_of(channels, page: int, per_page: int = PER_PAGE) -> list[int]:
@@ -79,7 +55,7 @@ def scale_maps(maps, scale: str = "channel") -> np.ndarray:
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
-    maps = np.maximum(_as_maps(maps), 0)
+    maps = np.maximum(one_image_maps(maps), 0)
     axes = (0, 1) if scale == "channel" else (0, 1, 2)
     peak = maps.max(axis=axes, keepdims=True)
     return np.where(peak > 0, maps / np.where(peak > 0, peak, 1.0), 0.0)
@@ -91,7 +67,7 @@ def tile(maps, ncols: int, gap: int = 1) -> np.ndarray:
     Tiles are separated by ``gap`` pixels of NaN (drawn as the background colour), and
     empty slots after the last channel are NaN too.
     """
-    maps = _as_maps(maps)
+    maps = one_image_maps(maps)
     height, width, count = maps.shape
     rows, cols = grid_shape(count, ncols)
     mosaic = np.full((rows * (height + gap) - gap, cols * (width + gap) - gap), np.nan,
@@ -149,7 +125,7 @@ def show_activation_grid(maps, channels=None, page: int = 0, per_page: int = PER
     Raises:
         ValueError: bad shape, channel index out of range, or a page that does not exist.
     """
-    maps = _as_maps(maps)
+    maps = one_image_maps(maps)
     channels = check_channels(range(maps.shape[-1]) if channels is None else channels,
                               maps.shape[-1])
     shown = page_of(channels, page, per_page)
@@ -193,7 +169,7 @@ def show_early_vs_late(maps_by_layer: dict, size: float = 4.2, max_channels: int
     fig, axes = plt.subplots(1, len(maps_by_layer), figsize=(size * len(maps_by_layer), size + 1),
                              squeeze=False)
     for ax, (name, maps) in zip(axes[0], maps_by_layer.items()):
-        maps = _as_maps(maps)
+        maps = one_image_maps(maps)
         count = min(maps.shape[-1], max_channels)
         shown = list(range(count))
         ncols = grid_shape(count)[1]
@@ -226,7 +202,7 @@ def part_channel(maps, min_silent: float = 0.5) -> int:
     """
     if not 0.0 <= min_silent < 1.0:
         raise ValueError(f"min_silent is a share of the map in [0, 1); got {min_silent}.")
-    maps = _as_maps(maps)
+    maps = one_image_maps(maps)
     silent = (maps <= 0).mean(axis=(0, 1))
     mean = maps.mean(axis=(0, 1))
     active = silent < 1.0  # a channel that is 0 everywhere shows nothing at all
@@ -252,7 +228,7 @@ def spotlight(image, heat, floor: float = 0.12) -> np.ndarray:
     if not 0.0 <= floor <= 1.0:
         raise ValueError(f"floor is a brightness in [0, 1]; got {floor}.")
     image = np.asarray(image)
-    light = np.clip(upsample(heat, image.shape[:2]), 0.0, 1.0)[..., None]
+    light = np.clip(resize_maps(heat, image.shape[:2]), 0.0, 1.0)[..., None]
     return image[..., :3] / 255.0 * (floor + (1.0 - floor) * light)
 
 
@@ -263,9 +239,9 @@ class ActivationExplorer:
     ``layers``; every later request for that image (any layer, any channel) only draws.
 
     Args:
-        vm: a ``VisModel``.
+        vm: a ``VisModel`` or a Keras model (whose input is MobileNet's x / 127.5 - 1).
         images: name -> uint8 RGB image at the model's input size.
-        layers: layers to offer (default: ``vm.feature_layers()``).
+        layers: layers to offer (default: the model's rectified feature maps).
         top_k: how many top-activating channels to list.
     """
 
@@ -273,12 +249,15 @@ class ActivationExplorer:
         if not images:
             raise ValueError("Give at least one image, e.g. {'cat': vm.load('cat')}.")
         self.vm = vm
+        self.net = keras_model(vm)
         self.images = dict(images)
-        self.layers = list(layers) if layers is not None else vm.feature_layers()
+        self.layers = list(layers) if layers is not None else feature_layers(self.net)
         for name in self.layers:
-            require_spatial(vm.model, name)
-        self.top_k = top_k
-        self._extractor = feature_extractor(vm.model, self.layers)
+            require_spatial(self.net, name)
+        self.top_k = check_count("top_k", top_k)
+        self._preprocess = preprocess_fn(vm)
+        # x -> {layer: maps}: every offered layer from one compiled forward pass.
+        self._extractor = lambda x: layer_outputs(self.net, self.layers, x)
         self._cache: dict[str, dict[str, np.ndarray]] = {}
 
     def _check_image(self, image: str) -> None:
@@ -288,7 +267,7 @@ class ActivationExplorer:
 
     def _check_layer(self, layer: str) -> None:
         if layer not in self.layers:
-            require_spatial(self.vm.model, layer)  # unknown or non-spatial: a precise error
+            require_spatial(self.net, layer)  # unknown or non-spatial: a precise error
             raise ValueError(f"Layer {layer!r} is not offered by this explorer; choose one of "
                              f"{', '.join(self.layers)}.")
 
@@ -297,10 +276,9 @@ class ActivationExplorer:
         self._check_image(image)
         self._check_layer(layer)
         if image not in self._cache:
-            outputs = self._extractor(self.vm.preprocess(self.images[image]), training=False)
-            outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-            self._cache[image] = {name: keras.ops.convert_to_numpy(out)[0]
-                                  for name, out in zip(self.layers, outputs)}
+            pixels = np.asarray(self.images[image], np.float32)[None]
+            x, _ = as_batch(self._preprocess(pixels), self.net.input_shape)
+            self._cache[image] = {name: maps[0] for name, maps in self._extractor(x).items()}
         return self._cache[image][layer]
 
     def top_channels(self, image: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -372,9 +350,9 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
     the figure also appears (and the code is exercised) when the notebook runs headless.
 
     Args:
-        vm: a ``VisModel``.
+        vm: a ``VisModel`` or a Keras model (see ``ActivationExplorer``).
         images: name -> uint8 RGB image at the model's input size.
-        layers: layers to offer (default: ``vm.feature_layers()``).
+        layers: layers to offer (default: the model's rectified feature maps).
         image, layer, channel: the default view (default: first image, last layer, its most
             active channel).
 
@@ -404,7 +382,7 @@ def activation_explorer(vm, images: dict, layers=None, image=None, layer=None, c
 
     def on_layer(change):
         # The channel count comes from the model, so changing layer computes nothing.
-        count = int(require_spatial(vm.model, change["new"]).output.shape[-1])
+        count = int(require_spatial(explorer.net, change["new"]).output.shape[-1])
         pick_channel.max = count - 1
         pick_channel.value = min(pick_channel.value, count - 1)
 

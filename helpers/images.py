@@ -154,28 +154,36 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
     return to_rgb(np.asarray(image))
 
 
-def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize an RGB uint8 image to ``size`` (an int for a square, or (height, width))."""
-    height, width = (size, size) if isinstance(size, int) else size
+def _target(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(height, width) from an int (a square) or a pair, checked to be positive."""
+    height, width = (size, size) if isinstance(size, int | np.integer) else size
     if height <= 0 or width <= 0:
         raise ValueError(f"Image size must be positive, got {size}.")
+    return int(height), int(width)
+
+
+def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize an RGB uint8 image to ``size`` (an int for a square, or (height,
+    width)): the one resizer for images (``cover`` crops first); maps use ``resize_maps``."""
+    height, width = _target(size)
     pil = Image.fromarray(to_rgb(image))
     return np.asarray(pil.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def resize_maps(maps, size: tuple[int, int]) -> np.ndarray:
-    """Bilinearly resize one map (h, w) or a batch (N, h, w) to (height, width).
+def resize_maps(maps, size: int | tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize one map (h, w) or a batch (N, h, w) to ``size`` (height, width).
 
-    The one resizer for heatmaps, activation maps and saliency maps: images use ``resize``.
+    The one resizer for heatmaps, activation maps and saliency maps (float values kept, not
+    rounded to pixels): images use ``resize``.
 
     Raises:
-        ValueError: not a 2-D map or a batch of them.
+        ValueError: not a 2-D map or a batch of them, or a size that is not positive.
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim not in (2, 3):
         raise ValueError(f"Expected a map (h, w) or a batch of maps (N, h, w); got shape "
                          f"{maps.shape}.")
-    height, width = int(size[0]), int(size[1])
+    height, width = _target(size)
     if maps.shape[-2:] == (height, width):
         return maps
     resized = [np.asarray(Image.fromarray(m, mode="F").resize((width, height),
@@ -186,10 +194,8 @@ def resize_maps(maps, size: tuple[int, int]) -> np.ndarray:
 
 def cover(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Resize an RGB image to fill ``size`` (an int for a square, or (height, width)) without
-    distorting it: the largest centred crop of the target's aspect ratio, then resized."""
-    height, width = (size, size) if isinstance(size, int) else size
-    if height <= 0 or width <= 0:
-        raise ValueError(f"Image size must be positive, got {size}.")
+    distorting it: the largest centred crop of the target's aspect ratio, then ``resize``d."""
+    height, width = _target(size)
     image = to_rgb(image)
     rows, cols = image.shape[:2]
     # crop whichever side is too long for the target's aspect ratio height / width

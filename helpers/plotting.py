@@ -7,7 +7,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
-from PIL import Image
+
+from helpers.images import resize_maps
 
 #: Colormap of activation maps everywhere in the series (grids, explorer, notebooks), so a
 #: channel looks the same wherever it is shown.
@@ -83,35 +84,50 @@ def normalize_channels(maps: np.ndarray) -> np.ndarray:
     return np.where(peak > 0, np.maximum(maps, 0) / np.where(peak > 0, peak, 1), 0.0)
 
 
+def one_image_maps(maps) -> np.ndarray:
+    """One image's activations (H, W, C), from (H, W, C) or a batch of one (1, H, W, C).
+
+    Raises:
+        ValueError: any other shape (a batch of several names the fix).
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(f"Expected one image's activations (H, W, C) or (1, H, W, C); got "
+                         f"shape {maps.shape}. For a batch, pass one image: acts[layer][0].")
+    return maps
+
+
+def check_channels(channels, num_channels: int) -> list[int]:
+    """The channel indices as a list, checked against the layer's channel count.
+
+    Raises:
+        ValueError: an index is out of range (the valid range is given) or the list is empty.
+    """
+    channels = [int(c) for c in np.atleast_1d(channels)]
+    bad = [c for c in channels if not 0 <= c < num_channels]
+    if bad:
+        raise ValueError(f"Channel(s) {bad} out of range: this layer has {num_channels} "
+                         f"channels (0 to {num_channels - 1}).")
+    if not channels:
+        raise ValueError("Give at least one channel.")
+    return channels
+
+
 def show_channels(maps, channels=None, ncols=8, size=1.3, cmap=ACTIVATION_CMAP, title=None):
     """Show the channels of one activation tensor (H, W, C) or (1, H, W, C) as a grid.
 
     Each channel is scaled by its own maximum (see ``normalize_channels``) so weak and
     strong channels are both visible; the title of each panel is its channel index.
     """
-    maps = np.asarray(maps)
-    if maps.ndim == 4:
-        maps = maps[0]
-    if maps.ndim != 3:
-        raise ValueError(f"Expected activations (H, W, C) or (1, H, W, C); got {maps.shape}.")
-    channels = list(range(maps.shape[-1])) if channels is None else list(channels)
-    bad = [c for c in channels if not 0 <= c < maps.shape[-1]]
-    if bad:
-        raise ValueError(f"Channel(s) {bad} out of range: this layer has {maps.shape[-1]} "
-                         f"channels (0 to {maps.shape[-1] - 1}).")
+    maps = one_image_maps(maps)
+    channels = check_channels(range(maps.shape[-1]) if channels is None else channels,
+                              maps.shape[-1])
     scaled = normalize_channels(maps[..., channels])
     return show_images([scaled[..., i] for i in range(len(channels))],
                        titles=[str(c) for c in channels], ncols=ncols, size=size, cmap=cmap,
                        suptitle=title, vmin=0, vmax=1)
-
-
-def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinearly resize a 2-D map to (height, width)."""
-    heatmap = np.asarray(heatmap, dtype=np.float32)
-    if heatmap.ndim != 2:
-        raise ValueError(f"A heatmap must be 2-D (H, W); got shape {heatmap.shape}.")
-    pil = Image.fromarray(heatmap, mode="F").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return np.asarray(pil)
 
 
 def overlay(image, heatmap, alpha=0.45, cmap="jet") -> np.ndarray:
@@ -120,10 +136,12 @@ def overlay(image, heatmap, alpha=0.45, cmap="jet") -> np.ndarray:
     Returns:
         float RGB image in [0, 1] with the image's height and width.
     """
-    image = np.asarray(image)
+    image, heatmap = np.asarray(image), np.asarray(heatmap)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha is an opacity in [0, 1]; got {alpha}.")
-    heat = np.clip(upsample(heatmap, image.shape[:2]), 0.0, 1.0)
+    if heatmap.ndim != 2:  # a batch of maps would resize fine but cannot be blended
+        raise ValueError(f"A heatmap must be 2-D (H, W); got shape {heatmap.shape}.")
+    heat = np.clip(resize_maps(heatmap, image.shape[:2]), 0.0, 1.0)
     colored = colormaps[cmap](heat)[..., :3]
     return (1 - alpha) * image[..., :3] / 255.0 + alpha * colored
 

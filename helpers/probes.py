@@ -2,12 +2,14 @@
 
 Feeding a network simple images whose content we control tells us what its first channels
 detect: an edge detector fires on edges of one orientation and not the orthogonal one, a
-colour detector on one hue. Every probe is drawn with NumPy at any size, centred on the
-image, so the units at the centre of a feature map all see the same part of each probe.
+colour detector on one hue. Every probe is drawn by ``helpers.stimuli`` (the one renderer)
+at any size, centred on the image, so the units at the centre of a feature map all see the
+same part of each probe; here they are grey around mid-grey, at a chosen contrast.
 
-Angles are degrees, counter-clockwise on screen from "pointing right". An **edge** at angle
-theta is bright on the side theta points to (so theta and theta + 180 are the same edge with
-opposite polarity); a **grating**'s brightness varies along theta (its stripes run across it).
+Angles are degrees, counter-clockwise on screen from "pointing right" (the convention of
+``stimuli``). An **edge** at angle theta is bright on the side theta points to (so theta and
+theta + 180 are the same edge with opposite polarity); a **grating**'s brightness varies
+along theta (its stripes run across it).
 
 References:
     Hubel & Wiesel, "Receptive fields, binocular interaction and functional architecture in
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-from helpers.activations import get_activations
-from helpers._core.graph import require_spatial
+from helpers import stimuli
+from helpers._core.activations import centre_responses
+from helpers._core.inputs import as_batch
+from helpers._core.model import keras_model, preprocess_fn
 
 #: Edge directions: four orientations, each with both polarities.
 EDGE_ANGLES = (0, 45, 90, 135, 180, 225, 270, 315)
@@ -37,70 +40,20 @@ COLORS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230),
 GREY = 128
 
 
-def _check_size(size) -> int:
-    if int(size) != size or size < 8:
-        raise ValueError(f"Probe size must be an integer of at least 8 pixels, got {size!r}.")
-    return int(size)
+def on_grey(stimulus: np.ndarray, contrast: float = 0.8) -> np.ndarray:
+    """A ``stimuli`` image in [0, 1] as grey RGB uint8 around mid-grey: 0.5 + contrast (s - 0.5).
 
-
-def _along(size: int, angle: float) -> np.ndarray:
-    """Signed distance in pixels from the line through the centre, along direction ``angle``."""
-    coords = np.arange(size, dtype=np.float32) - (size - 1) / 2
-    x, y = coords[None, :], -coords[:, None]  # y points up on screen
-    theta = np.deg2rad(angle)
-    return x * np.float32(np.cos(theta)) + y * np.float32(np.sin(theta))
-
-
-def _grey_to_rgb(level: np.ndarray) -> np.ndarray:
-    """Brightness in [0, 1] to a grey RGB uint8 image."""
-    grey = np.clip(np.round(level * 255), 0, 255).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=-1)
-
-
-def edge(size: int, angle: float, contrast: float = 0.8) -> np.ndarray:
-    """A straight edge through the centre, bright on the side ``angle`` points to.
-
-    The step is anti-aliased over one pixel so that every orientation looks equally sharp.
-
-    Args:
-        size: side of the square image in pixels.
-        angle: direction the bright side lies in, degrees counter-clockwise from right.
-        contrast: brightness difference in [0, 1] around mid-grey.
-
-    Returns:
-        RGB uint8 image (size, size, 3).
+    Raises:
+        ValueError: ``contrast`` outside (0, 1].
     """
-    size = _check_size(size)
-    _check_contrast(contrast)
-    step = np.clip(_along(size, angle) + 0.5, 0.0, 1.0)
-    return _grey_to_rgb(0.5 + contrast * (step - 0.5))
-
-
-def grating(size: int, angle: float, period: float = 8.0, contrast: float = 0.8,
-            phase: float = 0.0) -> np.ndarray:
-    """A sinusoidal grating whose brightness varies along ``angle``.
-
-    Args:
-        size: side of the square image in pixels.
-        angle: direction across the stripes, degrees counter-clockwise from right.
-        period: pixels from one bright stripe to the next (at least 2, the Nyquist limit).
-        contrast: brightness difference in [0, 1] around mid-grey.
-        phase: shift in radians; 0 puts a bright stripe through the centre.
-
-    Returns:
-        RGB uint8 image (size, size, 3).
-    """
-    size = _check_size(size)
-    _check_contrast(contrast)
-    if period < 2:
-        raise ValueError(f"A grating's period must be at least 2 pixels, got {period}.")
-    wave = np.cos(2 * np.pi * _along(size, angle) / period + phase)
-    return _grey_to_rgb(0.5 + 0.5 * contrast * wave)
+    if not 0.0 < contrast <= 1.0:
+        raise ValueError(f"contrast must be in (0, 1], got {contrast}.")
+    low, high = 255 * (0.5 - contrast / 2), 255 * (0.5 + contrast / 2)
+    return stimuli.to_rgb(stimulus, foreground=(high,) * 3, background=(low,) * 3)
 
 
 def color_patch(size: int, color) -> np.ndarray:
     """A uniform field of one colour: a colour name from ``COLORS`` or an (R, G, B) triple."""
-    size = _check_size(size)
     if isinstance(color, str):
         if color not in COLORS:
             raise ValueError(f"Unknown colour {color!r}; use one of {', '.join(COLORS)} "
@@ -109,12 +62,7 @@ def color_patch(size: int, color) -> np.ndarray:
     rgb = np.asarray(color)
     if rgb.shape != (3,) or rgb.min() < 0 or rgb.max() > 255:
         raise ValueError(f"A colour is an (R, G, B) triple of values in 0-255, got {color!r}.")
-    return np.broadcast_to(rgb.astype(np.uint8), (size, size, 3)).copy()
-
-
-def _check_contrast(contrast: float) -> None:
-    if not 0.0 < contrast <= 1.0:
-        raise ValueError(f"contrast must be in (0, 1], got {contrast}.")
+    return stimuli.to_rgb(stimuli.flat(size), foreground=rgb)
 
 
 @dataclass(frozen=True)
@@ -144,39 +92,31 @@ class Probes:
 
 
 def probe_set(size: int, period: float = 8.0, contrast: float = 0.8) -> Probes:
-    """Edges in eight directions, gratings in four orientations and six colour patches."""
-    images, names, kinds, angles = [], [], [], []
-    for angle in EDGE_ANGLES:
-        images.append(edge(size, angle, contrast))
-        names.append(f"edge {angle}°")
-        kinds.append("edge")
-        angles.append(angle)
-    for angle in GRATING_ANGLES:
-        images.append(grating(size, angle, period, contrast))
-        names.append(f"grating {angle}°")
-        kinds.append("grating")
-        angles.append(angle)
-    for name in COLORS:
-        images.append(color_patch(size, name))
-        names.append(name)
-        kinds.append("colour")
-        angles.append(np.nan)
-    return Probes(np.stack(images), tuple(names), tuple(kinds), np.asarray(angles, float))
+    """Edges in eight directions, gratings in four orientations (``stimuli.edge`` and
+    ``stimuli.grating`` at ``contrast`` around mid-grey) and six colour patches.
 
-
-def central_units(height: int, width: int) -> np.ndarray:
-    """Boolean mask of the units nearest the map's centre: one for odd sizes, 2 x 2 for even.
-
-    Every probe passes through the image centre (an edge's boundary, a grating's bright
-    stripe), so these units see each probe the same way, whatever its orientation, and
-    they are far from the zero-padded border.
+    Raises:
+        ValueError: a size under 8 pixels, a period under 2 or a contrast outside (0, 1].
     """
-    mask = np.zeros((height, width), dtype=bool)
-    mask[(height - 1) // 2:height // 2 + 1, (width - 1) // 2:width // 2 + 1] = True
-    return mask
+    edges = [on_grey(stimuli.edge(size, angle), contrast) for angle in EDGE_ANGLES]
+    gratings = [on_grey(stimuli.grating(size, angle, period), contrast)
+                for angle in GRATING_ANGLES]
+    colours = [color_patch(size, name) for name in COLORS]
+    names = ([f"edge {a}°" for a in EDGE_ANGLES] + [f"grating {a}°" for a in GRATING_ANGLES]
+             + list(COLORS))
+    kinds = ("edge",) * len(edges) + ("grating",) * len(gratings) + ("colour",) * len(colours)
+    angles = list(EDGE_ANGLES) + list(GRATING_ANGLES) + [np.nan] * len(colours)
+    return Probes(np.stack(edges + gratings + colours), tuple(names), kinds,
+                  np.asarray(angles, float))
 
 
-def probe_responses(model: keras.Model, layer: str, probes: Probes, preprocess,
+def _model_input(model, preprocess, images: np.ndarray) -> np.ndarray:
+    """uint8 RGB images -> model input: ``preprocess``, or the model's own (``preprocess_fn``)."""
+    preprocess = preprocess_fn(model) if preprocess is None else preprocess
+    return as_batch(np.asarray(preprocess(np.asarray(images, np.float32)), np.float32))[0]
+
+
+def probe_responses(model, layer: str, probes: Probes, preprocess=None,
                     baseline: bool = True) -> np.ndarray:
     """What each probe does to every channel of ``layer``, read at the centre of its map.
 
@@ -187,10 +127,11 @@ def probe_responses(model: keras.Model, layer: str, probes: Probes, preprocess,
     suppresses it), free of the channel's bias, which can be large after batch norm.
 
     Args:
-        model: the Keras model (for a ``VisModel``: ``vm.model``).
+        model: a ``VisModel`` or a Keras model.
         layer: name of a layer with a spatial output.
         probes: from ``probe_set``, drawn at the model's input size.
-        preprocess: maps uint8 images to model input (for a ``VisModel``: ``vm.preprocess``).
+        preprocess: uint8 images -> model input (default: the ``VisModel``'s own; for a Keras
+            model, MobileNet's x / 127.5 - 1).
         baseline: subtract the response to a blank grey image.
 
     Returns:
@@ -199,12 +140,35 @@ def probe_responses(model: keras.Model, layer: str, probes: Probes, preprocess,
     Raises:
         ValueError: unknown layer (valid names listed) or a layer without a spatial map.
     """
-    require_spatial(model, layer)
     blank = np.full_like(probes.images[:1], GREY)
-    images = np.concatenate([probes.images, blank])
-    maps = get_activations(model, layer, preprocess(images))[layer]
-    centre = maps[:, central_units(*maps.shape[1:3]), :].mean(axis=1)
+    x = _model_input(model, preprocess, np.concatenate([probes.images, blank]))
+    centre = centre_responses(keras_model(model), layer, x)
     return centre[:-1] - centre[-1:] if baseline else centre[:-1]
+
+
+def needs_edge(model, layer: str, preprocess=None) -> np.ndarray:
+    """How much more an edge drives each channel of ``layer`` than a flat field, in [-1, 1].
+
+    (E - F) / (E + F), with E the channel's strongest response (at the centre of its map) to
+    a black-and-white edge in any of 24 directions (``stimuli.edges``) and F its strongest
+    response to a flat black or white field (at least 0); 0 when neither excites it. A colour
+    or brightness channel answers the bright half of an edge and a white field alike (near 0);
+    a score of 1/3 or more means an edge drives the channel twice as much as any flat field.
+
+    Args:
+        model: a ``VisModel`` or a Keras model; the stimuli are drawn at its input size.
+        layer, preprocess: as for ``probe_responses``.
+
+    Returns:
+        float array (channels,).
+    """
+    size = int(keras_model(model).input_shape[1])
+    fields = np.stack([stimuli.flat(size, 0.0), stimuli.flat(size, 1.0)])
+    rgb = stimuli.to_rgb(np.concatenate([stimuli.edges(size), fields]))
+    centre = centre_responses(keras_model(model), layer, _model_input(model, preprocess, rgb))
+    edge, field = centre[:-2].max(axis=0), np.maximum(centre[-2:].max(axis=0), 0)
+    total = edge + field
+    return np.where(total > 0, (edge - field) / np.where(total > 0, total, 1.0), 0.0)
 
 
 def orientation_selectivity(responses: np.ndarray, probes: Probes):
@@ -248,8 +212,7 @@ def channel_kinds(responses: np.ndarray, probes: Probes, needs_edge,
 
     - 'oriented edge': its favourite probe is an edge or a grating, its orientation
       selectivity is above ``min_selectivity`` and it needs the edge: its best edge drives
-      it at least twice as much as any flat field (``needs_edge`` of 1/3 or more, from
-      ``circuits.edge_preference``);
+      it at least twice as much as any flat field (``needs_edge`` of 1/3 or more);
     - 'edge side': as selective, but a flat field drives it about as much: a colour or
       brightness channel that prefers the side of the edge with its colour at the centre;
     - 'weakly oriented': an edge or grating is its favourite, selectivity at most the bound;
@@ -259,7 +222,8 @@ def channel_kinds(responses: np.ndarray, probes: Probes, needs_edge,
     Args:
         responses: (num_probes, C) from ``probe_responses``.
         probes: the probe set the responses were measured with.
-        needs_edge: (C,) (best edge - best flat field) / (best edge + best flat field).
+        needs_edge: (C,) (best edge - best flat field) / (best edge + best flat field), from
+            ``needs_edge(model, layer)``.
 
     Returns:
         str array (C,).

@@ -1,20 +1,36 @@
 """The receptive-field table of a CNN, and pictures of the patches its units see.
 
 The geometry itself (the recurrence of Araujo et al., Distill 2019) lives in
-``helpers._core.geometry``; this module formats it for people.
+``helpers._core.geometry``; this module takes a ``VisModel`` or a Keras model and formats
+the geometry for people.
 """
 
 from __future__ import annotations
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.patches import Rectangle
 
-from helpers._core.geometry import (LayerGeometry, _pair, layer_table,  # noqa: F401
-                                    receptive_field)
+from helpers._core import geometry
+from helpers._core.geometry import LayerGeometry
 from helpers._core.graph import feature_layers, require_spatial
+from helpers._core.model import keras_model
+
+__all__ = ["LayerGeometry", "format_table", "image_share", "last_layer_per_scale",
+           "layer_table", "receptive_field", "show_receptive_fields"]
+
+
+def layer_table(model, input_size=None, layers=None) -> list[LayerGeometry]:
+    """Every convolution and pooling layer of ``model`` (a ``VisModel`` or a Keras model)
+    with its output size and receptive field; see ``helpers._core.geometry.layer_table``
+    for ``input_size``, ``layers`` and the errors."""
+    return geometry.layer_table(keras_model(model), input_size, layers)
+
+
+def receptive_field(model, layer: str) -> tuple[int, int]:
+    """(height, width) in input pixels of the patch one unit of ``layer`` sees."""
+    return geometry.receptive_field(keras_model(model), layer)
 
 
 def _square(pair: tuple[int, int]) -> str:
@@ -23,7 +39,7 @@ def _square(pair: tuple[int, int]) -> str:
 
 def image_share(row: LayerGeometry, input_size) -> float:
     """Fraction of the image's area inside the patch seen by the unit at the map's centre."""
-    height, width = _pair(input_size)
+    height, width = (int(v) for v in np.broadcast_to(input_size, (2,)))
     top, left, bottom, right = row.patch(row.output[0] // 2, row.output[1] // 2)
     rows = min(bottom, height - 1) - max(top, 0) + 1
     cols = min(right, width - 1) - max(left, 0) + 1
@@ -55,15 +71,16 @@ def format_table(rows: list[LayerGeometry], input_size) -> str:
     return "\n".join(lines)
 
 
-def last_layer_per_scale(model: keras.Model) -> list[str]:
+def last_layer_per_scale(model) -> list[str]:
     """The last rectified feature map at each spatial resolution, input to output.
 
     One layer per scale is a natural set to look at: the end of each block of a VGG-style
     network, and the layer before each strided convolution in MobileNet.
     """
+    net = keras_model(model)
     last = {}
-    for name in feature_layers(model):
-        shape = tuple(require_spatial(model, name).output.shape[1:3])
+    for name in feature_layers(net):
+        shape = tuple(require_spatial(net, name).output.shape[1:3])
         last.pop(shape, None)  # re-insert so the dict keeps the order of the last layers
         last[shape] = name
     return list(last.values())

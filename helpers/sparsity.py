@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import PercentFormatter
 
-from helpers.activations import feature_extractor
+from helpers._core.activations import layer_outputs
 from helpers._core.graph import require_spatial
+from helpers._core.inputs import as_batch, check_count
+from helpers._core.model import keras_model
 
 #: The three statistics, by attribute name, with a label for plots.
 STATISTICS = {
@@ -108,34 +109,35 @@ class DistillationStats:
         return "\n".join(lines)
 
 
-def distillation_stats(model: keras.Model, layers, x, batch_size: int = 16) -> DistillationStats:
-    """The statistics of every layer in ``layers`` over the preprocessed batch ``x``.
+def distillation_stats(model, layers, x, batch_size: int = 16) -> DistillationStats:
+    """The statistics of every layer in ``layers`` over the preprocessed images ``x``.
 
-    Images go through the model ``batch_size`` at a time, each batch in one forward pass
-    for all layers, so memory stays bounded however many layers and images there are.
+    Images go through the model ``batch_size`` at a time, each chunk in one compiled forward
+    pass for all layers, so memory stays bounded however many layers and images there are.
+
+    Args:
+        model: a ``VisModel`` or a Keras model.
+        layers: a layer name or a list of them, each with a spatial output.
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C); the statistics keep an
+            image axis either way (of length 1 for one image).
 
     Raises:
-        ValueError: no layers or images, an unknown layer (valid names listed), or a layer
-            without a spatial output.
+        ValueError: no layers, an unknown layer (valid names listed), a layer without a
+            spatial output, input that is not a preprocessed image or batch, or a
+            ``batch_size`` below 1.
     """
+    net = keras_model(model)
     layers = [layers] if isinstance(layers, str) else list(layers)
-    if not layers:
-        raise ValueError("Give at least one layer, e.g. vm.feature_layers().")
     for name in layers:
-        require_spatial(model, name)
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 4 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty preprocessed batch (N, H, W, C); got {x.shape}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    extractor = feature_extractor(model, layers)
+        require_spatial(net, name)
+    x, _ = as_batch(x, net.input_shape)
+    batch_size = check_count("batch_size", batch_size)
     parts = {key: [[] for _ in layers] for key in STATISTICS}
     ever_active = [False] * len(layers)
     for start in range(0, len(x), batch_size):
-        outputs = extractor(x[start:start + batch_size], training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        for i, out in enumerate(outputs):
-            maps = keras.ops.convert_to_numpy(out)
+        outputs = layer_outputs(net, layers, x[start:start + batch_size], batch_size)
+        for i, name in enumerate(layers):
+            maps = outputs[name]
             for key, values in activation_statistics(maps).items():
                 parts[key][i].append(values)
             ever_active[i] = ever_active[i] | (maps > 0).any(axis=(0, 1, 2))
@@ -154,8 +156,7 @@ def measurement_batch(vm, n: int = 32, seed: int = 0) -> np.ndarray:
         n: number of images (ImageNet models: at most 7 views per sample photo).
         seed: random seed of the shapes scenes.
     """
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}.")
+    n = check_count("n", n)
     if vm.name == "shapes":
         from helpers.shapes import make_scenes
 

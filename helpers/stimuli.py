@@ -1,18 +1,20 @@
-"""Synthetic stimuli for tuning curves: curves (arcs), straight lines and edges.
+"""Synthetic stimuli: curves (arcs), straight lines, edges, gratings and flat fields.
 
-Every stimulus is centred on the image: an arc's midpoint, a line's midpoint and an edge's
-boundary all pass through the centre pixel, so the unit at the centre of a feature map sees
-the same part of each stimulus. Orientations are angles in degrees, counter-clockwise on
-screen from "pointing right":
+The one renderer of the series' probe images (``probes`` draws its edges, gratings and colour
+patches with it). Every stimulus is centred on the image: an arc's midpoint, a line's
+midpoint, an edge's boundary and a grating's bright stripe all pass through the centre pixel,
+so the unit at the centre of a feature map sees the same part of each stimulus. Orientations
+are angles in degrees, counter-clockwise on screen from "pointing right":
 
 - an **arc** of radius r at orientation theta bulges towards theta: its circle's centre lies
   r pixels from the image centre in the opposite direction;
 - a **line** is the limit r -> infinity, drawn across theta (at 0 degrees it is vertical);
-- an **edge** is bright on the side theta points to and dark on the other.
+- an **edge** is bright on the side theta points to and dark on the other;
+- a **grating**'s brightness varies along theta (its stripes run across it).
 
 Arcs and edges differ at theta and theta + 180 degrees, so orientations cover the full
 circle, in steps of 15 degrees by default. Images are float32 in [0, 1] (1 = stroke or the
-bright side); ``to_rgb`` makes them model input.
+bright side); ``to_rgb`` makes them RGB images, in any two colours.
 
 References:
     Cammarata et al., "Curve Detectors", Distill (2020).
@@ -151,6 +153,38 @@ def edge(size: int, orientation: float, softness: float = 1.0) -> np.ndarray:
     x, y = _grid(size)
     u = direction(orientation)
     return np.clip(0.5 + (x * u[0] + y * u[1]) / softness, 0.0, 1.0).astype(np.float32)
+
+
+def grating(size: int, orientation: float, period: float = 8.0,
+            phase: float = 0.0) -> np.ndarray:
+    """A sinusoidal grating 0.5 + 0.5 cos(2 pi d / period + phase), d the distance from the
+    centre along ``orientation``.
+
+    Args:
+        size: side of the square image in pixels.
+        orientation: direction across the stripes, in degrees.
+        period: pixels from one bright stripe to the next (at least 2, the Nyquist limit).
+        phase: shift in radians; 0 puts a bright stripe through the centre.
+
+    Returns:
+        float32 (size, size) in [0, 1].
+    """
+    size = _check_size(size)
+    if not period >= 2:
+        raise ValueError(f"A grating's period must be at least 2 pixels, got {period}.")
+    x, y = _grid(size)
+    u = direction(orientation)
+    wave = np.cos(2 * np.pi * (x * u[0] + y * u[1]) / period + phase)
+    return (0.5 + 0.5 * wave).astype(np.float32)
+
+
+def flat(size: int, level: float = 1.0) -> np.ndarray:
+    """A uniform field: float32 (size, size) filled with ``level`` in [0, 1] (with ``to_rgb``,
+    a patch of one colour)."""
+    size = _check_size(size)
+    if not 0.0 <= level <= 1.0:
+        raise ValueError(f"level must lie in [0, 1], got {level}.")
+    return np.full((size, size), level, dtype=np.float32)
 
 
 def default_radii(size: int) -> tuple[float, ...]:

@@ -47,10 +47,12 @@ def test_flamingo_is_looked_up_by_name(mobilenet):
     assert result.prediction.logits[0] > result.history[0, 0]
 
 
-def _softmax_model():
+def _looks_like_probabilities():
+    """A softmax inside a Lambda: outputs that sum to one, with no softmax layer to remove."""
     inputs = keras.Input((16, 16, 3))
-    features = keras.layers.GlobalAveragePooling2D()(inputs)
-    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(features))
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs))
+    return keras.Model(
+        inputs, keras.layers.Lambda(lambda t: keras.ops.softmax(t, axis=-1))(logits))
 
 
 @pytest.mark.parametrize("model, cls, message", [
@@ -58,12 +60,46 @@ def _softmax_model():
     ("shapes", 6, "Class index 6 is out of range.*0 to 5"),
     ("shapes", -1, "out of range"),
     ("tiny", "circle", "plain Keras model has no class names"),
-    ("softmax", 0, "softmax probabilities, not logits.*classifier_activation=None"),
+    ("probabilities", 0, "outputs probabilities, not logits.*classifier_activation=None"),
 ])
 def test_bad_classes_and_models_are_explained(shapes_model, tiny_cnn, model, cls, message):
-    model = {"shapes": shapes_model, "tiny": tiny_cnn, "softmax": _softmax_model()}[model]
+    model = {"shapes": shapes_model, "tiny": tiny_cnn,
+             "probabilities": _looks_like_probabilities()}[model]
     with pytest.raises(ValueError, match=message):
         class_neurons.class_images(model, cls, steps=2)
+
+
+def test_a_dense_softmax_is_removed_and_its_logit_maximized_with_a_notice(capsys):
+    inputs = keras.Input((16, 16, 3))
+    features = keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    dense, linear = keras.layers.Dense(3, activation="softmax"), keras.layers.Dense(3)
+    with_softmax = keras.Model(inputs, dense(features))
+    logits = keras.Model(inputs, linear(features))  # the same layers, without the softmax
+    linear.set_weights(dense.get_weights())
+    result = class_neurons.class_images(with_softmax, 1, steps=4, init="noise")
+    assert "ends in a softmax; explaining its logits" in capsys.readouterr().out
+    reference = class_neurons.class_images(logits, 1, steps=4, init="noise")
+    np.testing.assert_allclose(result.history, reference.history, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(result.prediction.logits, logits(result.inputs).numpy()[:, 1],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_one_image_gives_one_result_by_name_for_a_vis_model_or_index_for_keras(shapes_model):
+    batch = shapes_model.preprocess(np.stack([shapes_model.samples[n] for n in ("star", "ring")]))
+    logits = shapes_model.model(batch).numpy()
+    one = class_neurons.predict(shapes_model, batch[0], "star")
+    assert np.ndim(one.logits) == 0 and one.classes == 3 and "star" in str(one)
+    assert one.logits == pytest.approx(logits[0, 3], rel=1e-4)
+    both = class_neurons.predict(shapes_model.model, batch, 3)  # one class for all images
+    np.testing.assert_allclose(both.logits, logits[:, 3], rtol=1e-4)
+    np.testing.assert_array_equal(class_neurons.top_classes(shapes_model, batch[1], k=2),
+                                  np.argsort(-logits[1])[:2])
+    rms = class_neurons.objective_gradient_rms(shapes_model, batch, ["star", "ring"])
+    assert rms.shape == (2,) and np.ndim(
+        class_neurons.objective_gradient_rms(shapes_model.model, batch[1], 5)) == 0
+    assert class_neurons.objective_gradient_rms(shapes_model, batch[1], "ring") == \
+        pytest.approx(rms[1], rel=1e-4)
 
 
 def test_an_unknown_objective_is_explained(shapes_model):
@@ -109,7 +145,9 @@ def test_figures_and_explorer_draw(shapes_model):
     explorer.remember(result, steps=3)
     image, x = explorer.generate("ring", "logit", result.regularization, 3)
     np.testing.assert_array_equal(image, result.images[1])  # remembered, not recomputed
+    drawn = plt.get_fignums()
     assert len(explorer.figure("ring", "logit", result.regularization, 3).axes) == 2
+    assert plt.get_fignums() == drawn  # outside pyplot: safe from a widget's thread
     plt.close("all")
 
 

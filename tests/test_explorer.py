@@ -1,5 +1,6 @@
 from types import SimpleNamespace
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -99,6 +100,15 @@ def test_features_are_computed_once_per_image(tiny_vm, images):
     assert len(calls) == 1 and ex.features("a", "conv2") is first
     ex.features("b", "conv1")
     assert len(calls) == 2
+
+
+def test_a_keras_model_is_explored_with_its_feature_layers(tiny_cnn, images):
+    ex = explorer.ActivationExplorer(tiny_cnn, images)
+    assert ex.layers == ["conv1", "conv2"]
+    x = np.asarray(images["a"], np.float32)[None] / 127.5 - 1.0  # MobileNet's convention
+    direct = tiny_cnn.get_layer("conv1").output
+    np.testing.assert_allclose(ex.features("a", "conv1"), keras.ops.convert_to_numpy(
+        keras.Model(tiny_cnn.input, direct)(x))[0], rtol=1e-5, atol=1e-6)
 
 
 def test_spotlight_dims_where_the_map_is_zero():

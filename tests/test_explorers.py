@@ -40,12 +40,15 @@ def _picture(box) -> np.ndarray | None:
     return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
 
 
-def _change_controls(box, click: int) -> None:
-    """Move every dropdown to another option, so that each click draws something new."""
+def _change_controls(box) -> None:
+    """Move every dropdown to its next option and every whole-number control one step, so
+    that each click asks for something new."""
     for w in _walk(box):
         if isinstance(w, widgets.Dropdown) and len(w.options) > 1:
             options = [o[1] if isinstance(o, tuple) else o for o in w.options]
-            w.value = options[(options.index(w.value) + 1 + click) % len(options)]
+            w.value = options[(options.index(w.value) + 1) % len(options)]
+        elif isinstance(w, widgets.IntSlider | widgets.BoundedIntText):
+            w.value = w.min + (w.value - w.min + 1) % (w.max - w.min + 1)
 
 
 def _click_from_thread(button) -> None:
@@ -79,7 +82,7 @@ def test_every_explorer_draws_a_new_non_blank_picture_on_every_threaded_click(sh
         assert buttons, f"{name}: no button to press"
         previous = _picture(box)
         for click in range(CLICKS_PER_EXPLORER):
-            _change_controls(box, click)
+            _change_controls(box)
             _click_from_thread(buttons[0])
             clicks += 1
             picture = _picture(box)

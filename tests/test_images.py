@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from helpers.images import (SAMPLE_IMAGES, cover, deprocess_image, load_image, resize,
-                            side_by_side, to_rgb)
+                            resize_maps, side_by_side, to_rgb)
 
 
 @pytest.mark.parametrize("name", list(SAMPLE_IMAGES))
@@ -152,3 +152,15 @@ def test_side_by_side_of_two_sample_photos():
 def test_side_by_side_bad_input_is_named(call, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         call()
+
+
+def test_resize_maps_keeps_float_values_for_one_map_or_a_batch():
+    ramp = np.linspace(0.0, 1.0, 8, dtype=np.float32)[None].repeat(4, axis=0)
+    one = resize_maps(ramp, (8, 16))
+    assert one.shape == (8, 16) and one.dtype == np.float32
+    assert 0 < one[0, 1] < one[0, 2] < 0.2  # a ramp stays a ramp, not rounded to pixels
+    batch = resize_maps(np.stack([ramp, 2 * ramp]), 12)
+    assert batch.shape == (2, 12, 12)
+    np.testing.assert_allclose(batch[1], 2 * batch[0], rtol=1e-5)
+    with pytest.raises(ValueError, match=r"a map \(h, w\) or a batch"):
+        resize_maps(np.zeros((1, 2, 2, 2)), 4)

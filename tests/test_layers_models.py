@@ -47,6 +47,35 @@ def test_activations_match_a_direct_submodel(tiny_cnn, rng):
     assert (acts["conv1"] >= 0).all()  # after ReLU
 
 
+def test_one_image_gives_maps_without_a_batch_axis(tiny_cnn, rng):
+    x = rng.normal(size=(16, 16, 3)).astype("float32")
+    one = activations.get_activations(tiny_cnn, "conv2", x)
+    assert one["conv2"].shape == (8, 8, 6)
+    np.testing.assert_allclose(one["conv2"], activations.get_activations(
+        tiny_cnn, "conv2", x[None])["conv2"][0], rtol=1e-5)
+
+
+def test_activations_of_a_vis_model_and_inside_a_nested_base(shapes_model, tiny_cnn, rng):
+    x = shapes_model.preprocess("circle")
+    by_vm = activations.get_activations(shapes_model, "block1_conv1", x)["block1_conv1"]
+    by_keras = activations.get_activations(shapes_model.model, "block1_conv1", x)["block1_conv1"]
+    np.testing.assert_array_equal(by_vm, by_keras)
+    inputs = keras.Input((16, 16, 3))
+    outer = keras.Model(inputs, keras.layers.Dense(2, name="head")(tiny_cnn(inputs)))
+    images = rng.normal(size=(3, 16, 16, 3)).astype("float32")
+    nested = activations.get_activations(outer, "conv2", images)["conv2"]
+    np.testing.assert_allclose(nested, activations.get_activations(tiny_cnn, "conv2", images)
+                               ["conv2"], rtol=1e-5)
+
+
+def test_feature_extractor_outputs_the_named_layers(tiny_cnn, rng):
+    x = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    conv1, conv2 = activations.feature_extractor(tiny_cnn, ["conv1", "conv2"])(x)
+    acts = activations.get_activations(tiny_cnn, ["conv1", "conv2"], x)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(conv2), acts["conv2"], rtol=1e-5)
+    assert conv1.shape == (2, 16, 16, 4)
+
+
 def test_activations_need_a_layer(tiny_cnn):
     with pytest.raises(ValueError, match="at least one layer"):
         activations.get_activations(tiny_cnn, [], np.zeros((1, 16, 16, 3)))

@@ -79,3 +79,9 @@ def test_frame_draws_thin_spines_without_ticks_around_images_only():
     assert not empty.axison  # the unused panel stays blank
     assert not plotting.show_images(images[:1]).axes[0].axison  # no frame by default
     plt.close("all")
+
+
+def test_channels_of_one_image_only():
+    with pytest.raises(ValueError, match=r"one image's activations.*got shape \(2, 5, 5, 3\)"):
+        plotting.show_channels(np.zeros((2, 5, 5, 3)))
+    np.testing.assert_array_equal(plotting.one_image_maps(np.ones((1, 2, 2, 3))), np.ones((2, 2, 3)))

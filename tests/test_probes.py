@@ -3,7 +3,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from helpers import probes
+from helpers import probes, stimuli
+from helpers._core.activations import centre_units
 
 
 @pytest.mark.parametrize("size", [8, 33, 96, 224])
@@ -14,27 +15,44 @@ def test_probes_at_any_size(size):
     assert list(bank.of_kind("colour")) == list(range(12, 18))
 
 
+def _probe(bank, name):
+    return bank.images[bank.names.index(name)]
+
+
 def test_edge_is_bright_on_the_side_its_angle_points_to():
-    right = probes.edge(32, 0).astype(int)
-    up = probes.edge(32, 90).astype(int)
+    bank = probes.probe_set(32)
+    right = _probe(bank, "edge 0°").astype(int)
+    up = _probe(bank, "edge 90°").astype(int)
     assert right[:, -4:].min() > 200 and right[:, :4].max() < 60
     assert up[:4].min() > 200 and up[-4:].max() < 60  # row 0 is the top of the screen
     # theta and theta + 180 are the same edge with opposite polarity
-    assert np.abs(probes.edge(32, 45).astype(int) + probes.edge(32, 225) - 255).max() <= 1
+    assert np.abs(_probe(bank, "edge 45°").astype(int) + _probe(bank, "edge 225°") - 255).max() <= 1
 
 
 def test_edge_is_grey_only_and_centred():
-    image = probes.edge(31, 30)
+    image = probes.on_grey(stimuli.edge(31, 30))
     assert (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all()
     assert image[15, 15, 0] == pytest.approx(128, abs=1)  # the boundary crosses the centre
 
 
+def test_probes_are_the_stimuli_at_their_contrast_around_grey():
+    """One renderer: a probe is stimuli's drawing, 0 -> 128 - 127.5 c and 1 -> 128 + 127.5 c."""
+    bank = probes.probe_set(24, period=6, contrast=0.5)
+    level = stimuli.edge(24, 135)
+    np.testing.assert_allclose(_probe(bank, "edge 135°")[..., 0],
+                               np.round(255 * (0.25 + 0.5 * level)), atol=1)
+    wave = stimuli.grating(24, 45, period=6)
+    np.testing.assert_allclose(_probe(bank, "grating 45°")[..., 1],
+                               np.round(255 * (0.25 + 0.5 * wave)), atol=1)
+
+
 def test_grating_period_and_orientation():
-    across = probes.grating(33, 0, period=8)[..., 0].astype(int)
+    bank = probes.probe_set(33, period=8)
+    across = _probe(bank, "grating 0°")[..., 0].astype(int)
     assert np.abs(across[:, :25] - across[:, 8:33]).max() <= 1  # repeats every 8 pixels
     assert (across == across[0]).all()  # at 0 degrees the stripes are vertical
     assert across[0, 16] == across.max()  # a bright stripe through the centre
-    stripes = probes.grating(33, 90, period=8)[..., 0]
+    stripes = _probe(bank, "grating 90°")[..., 0]
     assert (stripes == stripes[:, :1]).all()  # at 90 degrees they are horizontal
 
 
@@ -44,9 +62,10 @@ def test_color_patch_by_name_and_triple():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: probes.edge(4, 0), "at least 8 pixels"),
-    (lambda: probes.edge(32, 0, contrast=0), r"contrast must be in \(0, 1\]"),
-    (lambda: probes.grating(32, 0, period=1.5), "period must be at least 2"),
+    (lambda: probes.probe_set(4), "at least 8 pixels"),
+    (lambda: probes.probe_set(32, contrast=0), r"contrast must be in \(0, 1\]"),
+    (lambda: probes.probe_set(32, period=1.5), "period must be at least 2"),
+    (lambda: probes.color_patch(4, "red"), "at least 8 pixels"),
     (lambda: probes.color_patch(32, "purple"), "Unknown colour 'purple'; use one of red"),
     (lambda: probes.color_patch(32, (300, 0, 0)), r"\(R, G, B\) triple of values in 0-255"),
     (lambda: probes.probe_set(32).of_kind("line"), "'edge', 'grating' and 'colour'"),
@@ -60,8 +79,8 @@ def test_bad_probe_parameters(make, message):
 
 
 def test_central_units():
-    assert probes.central_units(5, 5).sum() == 1 and probes.central_units(5, 5)[2, 2]
-    even = probes.central_units(6, 4)
+    assert centre_units(5, 5).sum() == 1 and centre_units(5, 5)[2, 2]
+    even = centre_units(6, 4)
     assert even.sum() == 4 and even[2:4, 1:3].all()
 
 
@@ -164,3 +183,31 @@ def test_channel_kinds_check_their_input():
         probes.channel_kinds(np.zeros((17, 2)), bank, np.zeros(2))
     with pytest.raises(ValueError, match=r"needs_edge must have one value per channel \(2\)"):
         probes.channel_kinds(np.zeros((18, 2)), bank, np.zeros(3))
+
+
+def test_needs_edge_tells_edge_detectors_from_brightness_channels():
+    """Sobel channels answer an edge and never a flat field (1); a channel summing its
+    window answers a white field at least as much as any edge (<= 0)."""
+    inputs = keras.Input((33, 33, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", activation="relu", use_bias=False,
+                               name="conv")
+    model = keras.Model(inputs, conv(inputs))
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
+    kernel = np.zeros((3, 3, 3, 3), np.float32)
+    kernel[..., 0] = sobel[..., None]
+    kernel[..., 1] = -sobel.T[..., None]
+    kernel[..., 2] = 1.0 / 27  # brightness
+    conv.set_weights([kernel])
+    score = probes.needs_edge(model, "conv", preprocess=lambda x: x / 255.0)
+    assert score.shape == (3,)
+    np.testing.assert_allclose(score[:2], 1.0)
+    assert score[2] <= 0
+
+
+def test_a_vis_model_brings_its_own_preprocessing(shapes_model):
+    bank = probes.probe_set(96)
+    own = probes.probe_responses(shapes_model, "block1_conv1", bank)
+    keras_model = probes.probe_responses(shapes_model.model, "block1_conv1", bank,
+                                         preprocess=shapes_model.preprocess_fn)
+    np.testing.assert_allclose(own, keras_model, rtol=1e-5, atol=1e-5)
+    assert probes.needs_edge(shapes_model, "block1_conv1").shape == (own.shape[1],)

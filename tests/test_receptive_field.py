@@ -79,6 +79,13 @@ def test_named_layers_and_one_per_scale():
     assert rows[1].receptive_field == (4, 4)
 
 
+def test_a_vis_model_is_accepted(shapes_model):
+    by_vm = rf.layer_table(shapes_model, layers=["block4_conv2"])
+    assert by_vm == rf.layer_table(shapes_model.model, layers=["block4_conv2"])
+    assert rf.receptive_field(shapes_model, "block4_conv2") == (66, 66)
+    assert rf.last_layer_per_scale(shapes_model) == rf.last_layer_per_scale(shapes_model.model)
+
+
 def test_relu_layer_has_its_convolutions_geometry(hand_model):
     (relu,) = rf.layer_table(hand_model, layers=["c1_relu"])
     assert relu.receptive_field == (3, 3) and relu.kind == "ReLU" and relu.kernel == (1, 1)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers import saliency
 from helpers.shapes import make_scenes
@@ -162,6 +163,26 @@ def test_flamingo_by_name_on_mobilenet(mobilenet):
     assert saliency_map.shape == (224, 224) and np.isfinite(saliency_map).all()
 
 
+def test_one_image_gives_one_result_and_a_batch_a_batch(tiny_cnn, x):
+    scores, grads = saliency.scores_and_gradients(tiny_cnn, x, 1)
+    score, grad = saliency.scores_and_gradients(tiny_cnn, x[0], 1)
+    assert np.ndim(score) == 0 and grad.shape == (16, 16, 3)
+    np.testing.assert_allclose(score, scores[0], rtol=1e-5)
+    np.testing.assert_allclose(grad, grads[0], rtol=1e-4, atol=1e-7)
+    for method in saliency.METHODS[:3]:
+        one = saliency.saliency_map(tiny_cnn, x[0], 1, method)
+        batch = saliency.saliency_map(tiny_cnn, x, 1, method)
+        assert one.shape == (16, 16) and batch.shape == (3, 16, 16), method
+
+
+def test_a_vis_model_by_class_name_and_its_keras_model_by_index_agree(shapes_model):
+    x = shapes_model.preprocess(shapes_model.samples["star"])[0]
+    by_name = saliency.smoothgrad(shapes_model, x, "star", samples=4)
+    by_index = saliency.smoothgrad(shapes_model.model, x, shapes_model.class_index("star"),
+                                   samples=4)
+    np.testing.assert_allclose(by_name, by_index, rtol=1e-5)
+
+
 # ---------------------------------------------------------------------------- display, trust
 
 
@@ -189,24 +210,50 @@ def test_mask_share():
 
 
 def _softmax_models():
+    """Models ending in a softmax, each with its logits model (same layers and weights)."""
     inputs = keras.Input((16, 16, 3))
     features = keras.layers.GlobalAveragePooling2D()(inputs)
     logits = keras.layers.Dense(3)(features)
+    dense = keras.layers.Dense(3, activation="softmax")
+    probabilities = dense(features)
+    linear = keras.layers.Dense(3)
+    linear_logits = linear(features)
+    linear.set_weights(dense.get_weights())
     return {
-        "softmax layer": keras.Model(inputs, keras.layers.Softmax()(logits)),
-        "dense softmax": keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(features)),
-        "activation layer": keras.Model(inputs, keras.layers.Activation("softmax")(logits)),
-        "hidden in a lambda": keras.Model(
-            inputs, keras.layers.Lambda(lambda t: keras.ops.softmax(t, axis=-1))(logits)),
+        "softmax layer": (keras.Model(inputs, keras.layers.Softmax()(logits)),
+                          keras.Model(inputs, logits)),
+        "dense softmax": (keras.Model(inputs, probabilities), keras.Model(inputs, linear_logits)),
+        "activation layer": (keras.Model(inputs, keras.layers.Activation("softmax")(logits)),
+                             keras.Model(inputs, logits)),
     }
 
 
+def _eager_gradient(model, x, cls):
+    """d f_cls / d x by a fresh GradientTape, as a reference."""
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(model(x, training=False)[:, cls])
+    return tape.gradient(total, x).numpy()
+
+
 @pytest.mark.parametrize("kind", list(_softmax_models()))
-def test_a_softmax_output_is_refused_with_the_fix(kind, x):
-    model = _softmax_models()[kind]
+def test_a_final_softmax_is_removed_and_the_logits_explained_with_a_notice(kind, x, capsys):
+    model, logits = _softmax_models()[kind]
+    saliency_map = saliency.vanilla_gradient(model, x, 0)
+    assert "ends in a softmax; explaining its logits" in capsys.readouterr().out
+    np.testing.assert_allclose(saliency_map, np.abs(_eager_gradient(logits, x, 0)).max(axis=-1),
+                               rtol=1e-4, atol=1e-7)
+
+
+def test_outputs_that_only_look_like_probabilities_are_refused_with_the_fix(x):
+    inputs = keras.Input((16, 16, 3))
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs))
+    hidden = keras.Model(  # a softmax inside a Lambda: no softmax layer to remove
+        inputs, keras.layers.Lambda(lambda t: keras.ops.softmax(t, axis=-1))(logits))
     with pytest.raises(ValueError,
-                       match="softmax probabilities, not logits.*classifier_activation=None"):
-        saliency.vanilla_gradient(model, x, 0)
+                       match="outputs probabilities, not logits.*classifier_activation=None"):
+        saliency.vanilla_gradient(hidden, x, 0)
 
 
 BAD_CALLS = [
@@ -223,6 +270,8 @@ BAD_CALLS = [
     ("negative noise", lambda m, x: saliency.smoothgrad(m, x, 0, noise=-0.1), "noise .* >= 0"),
     ("no samples", lambda m, x: saliency.smoothgrad(m, x, 0, samples=0), "samples must be"),
     ("no steps", lambda m, x: saliency.integrated_gradients(m, x, 0, steps=0), "steps must be"),
+    ("no batch", lambda m, x: saliency.scores_and_gradients(m, x, 0, batch_size=0),
+     "batch_size must be a whole number"),
     ("baseline shape",
      lambda m, x: saliency.integrated_gradients(m, x, 0, baseline=np.zeros((5, 5))),
      "baseline must be a number or shaped like the image"),
@@ -267,8 +316,10 @@ def test_figures_draw(shapes_model):
             for method in ("vanilla", "gradient_x_input")}
     assert len(saliency.show_maps(image, maps).axes) == 6
     explorer = saliency.SaliencyExplorer(shapes_model, {"star": image})
+    drawn = plt.get_fignums()
     fig = explorer.figure("star", None, "integrated_gradients", steps=8, baseline="black")
     assert "completeness error" in fig.axes[2].get_title()
+    assert plt.get_fignums() == drawn  # outside pyplot: safe from a widget's thread
     with pytest.raises(ValueError, match="Unknown image 'moon'"):
         explorer.figure("moon")
     plt.close("all")

@@ -68,6 +68,14 @@ def test_batches_give_the_same_numbers_as_one_pass(tiny_cnn, rng):
             np.testing.assert_allclose(getattr(in_pieces, key)[i], direct[key], rtol=1e-5)
 
 
+def test_one_image_and_a_vis_model_are_accepted(tiny_cnn, rng):
+    x = rng.normal(size=(16, 16, 3)).astype("float32")
+    one = sparsity.distillation_stats(SimpleNamespace(model=tiny_cnn), ["conv1", "conv2"], x)
+    batch = sparsity.distillation_stats(tiny_cnn, ["conv1", "conv2"], x[None])
+    assert one.num_images == 1  # statistics over images keep their image axis
+    np.testing.assert_allclose(one.zero_fraction, batch.zero_fraction)
+
+
 def test_table_lists_every_layer(tiny_cnn, rng):
     stats = sparsity.distillation_stats(tiny_cnn, ["conv1", "conv2"],
                                         rng.normal(size=(2, 16, 16, 3)))
@@ -80,8 +88,9 @@ def test_table_lists_every_layer(tiny_cnn, rng):
     ([], np.zeros((1, 16, 16, 3)), {}, "at least one layer"),
     (["conv3"], np.zeros((1, 16, 16, 3)), {}, "no layer 'conv3'. Closest: conv2, conv1"),
     (["logits"], np.zeros((1, 16, 16, 3)), {}, "not a spatial"),
-    (["conv1"], np.zeros((0, 16, 16, 3)), {}, "non-empty preprocessed batch"),
-    (["conv1"], np.zeros((1, 16, 16, 3)), {"batch_size": 0}, "batch_size must be positive"),
+    (["conv1"], np.zeros((0, 16, 16, 3)), {}, "empty batch"),
+    (["conv1"], np.zeros((16, 16)), {}, r"Expected a preprocessed image \(16, 16, 3\)"),
+    (["conv1"], np.zeros((1, 16, 16, 3)), {"batch_size": 0}, "batch_size must be a whole number"),
 ])
 def test_bad_input_is_explained(tiny_cnn, layers, x, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -46,6 +46,19 @@ def test_line_at_zero_degrees_is_vertical_and_edge_is_bright_on_its_side():
     assert right[:, -1].mean() == 1.0 and right[:, 0].mean() == 0.0
 
 
+def test_grating_has_its_period_across_its_orientation():
+    wave = stimuli.grating(33, 0, period=8)
+    assert wave.dtype == np.float32 and 0 <= wave.min() and wave.max() <= 1
+    assert wave[16, 16] == pytest.approx(1.0)  # a bright stripe through the centre
+    np.testing.assert_allclose(wave[:, :25], wave[:, 8:], atol=1e-6)  # repeats every 8 px
+    np.testing.assert_allclose(wave, wave[:1].repeat(33, axis=0))  # 0 degrees: vertical stripes
+    np.testing.assert_allclose(stimuli.grating(33, 90, period=8), np.rot90(wave), atol=1e-5)
+
+
+def test_flat_field():
+    assert (stimuli.flat(9, 0.25) == 0.25).all() and stimuli.flat(9).shape == (9, 9)
+
+
 def test_tight_arcs_stay_open():
     image = stimuli.arc(41, 0, 3.0, length=100)  # longer than the circle: cut at 270 degrees
     x0 = 20 - 3  # circle centre is 3 px left of the image centre
@@ -76,6 +89,8 @@ def test_to_rgb_colours():
     (lambda: stimuli.arc(20, 0, 0), "positive"),
     (lambda: stimuli.arc(20, 0, 5, width=-1), "positive"),
     (lambda: stimuli.edge(20, 0, softness=0), "softness"),
+    (lambda: stimuli.grating(20, 0, period=1.5), "period must be at least 2"),
+    (lambda: stimuli.flat(20, 1.5), r"level must lie in \[0, 1\]"),
     (lambda: stimuli.curves(20, radii=()), "at least one"),
     (lambda: stimuli.to_rgb(np.full((3, 3), 2.0)), r"\[0, 1\]"),
     (lambda: stimuli.to_rgb(np.zeros(3)), "shape"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers import stimuli as stim
+from helpers.probes import needs_edge
 from helpers._core.activations import centre_responses
 from helpers._core.inputs import as_batch
 from helpers._core.model import keras_model, preprocess_fn
@@ -229,10 +230,5 @@ def edge_preference(model, layer: str, preprocess=None) -> tuple[Tuning, np.ndar
     """
     size = int(keras_model(model).inputs[0].shape[1])
     tuning = orientation_tuning(model, layer, stim.edges(size), preprocess=preprocess)
-    flat = stim.to_rgb(np.stack([np.zeros((size, size)), np.ones((size, size))]))
-    x = _preprocessor(model, preprocess)(flat.astype(np.float32))
-    edge = tuning.peak
-    plain = np.maximum(central_responses(model, layer, x).max(axis=0), 0)
-    total = edge + plain
-    return tuning, np.where(total > 0, (edge - plain) / np.where(total > 0, total, 1), 0.0)
+    return tuning, needs_edge(model, layer, preprocess)
 
