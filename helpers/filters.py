@@ -18,8 +18,12 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helpers.ascent import affine_preprocessing, layer_model, model_parts
-from helpers._core.graph import all_layers, conv_layers, get_layer, is_conv, require_spatial
+from helpers._core.activations import layer_outputs
+from helpers._core.graph import (conv_layers, feature_layers, get_layer, is_conv,
+                                 require_spatial, unit_scale)
+from helpers._core.inputs import BATCH_SIZE, as_batch, check_count
+from helpers._core.model import keras_model, preprocess_fn
+from helpers.ascent import LADDER, affine_preprocessing, maximize_filters, num_filters
 
 NORMALIZATIONS = ("shared", "each")
 #: The four orthogonal parts of a first-layer kernel (see ``kernel_parts``).
@@ -33,42 +37,31 @@ def conv_kernel(model, layer: str, fold_batch_norm: bool = True) -> np.ndarray:
 
     Depthwise kernels (k, k, C, 1) are returned as (k, k, 1, C): one single-channel filter per
     channel. With ``fold_batch_norm``, a batch normalization right after the convolution (as in
-    MobileNet) has its per-filter scale folded in, so kernels compare as the network uses them.
+    MobileNet) has its per-filter scale gamma / sqrt(var + eps) folded in
+    (``_core.graph.unit_scale``), so kernels compare as the network uses them.
+
+    Args:
+        model: a ``VisModel`` or a Keras model.
 
     Raises:
         ValueError: unknown layer, or a layer that is not a convolution.
     """
-    keras_model = model_parts(model, None)[0]
-    found = get_layer(keras_model, layer)
+    net = keras_model(model)
+    found = get_layer(net, layer)
     if not is_conv(found):
         raise ValueError(
             f"Layer {layer!r} ({type(found).__name__}) is not a convolution, so it has no "
-            f"kernels. Convolutions of this model: {', '.join(conv_layers(keras_model)[:6])}, ..."
+            f"kernels. Convolutions of this model: {', '.join(conv_layers(net)[:6])}, ..."
         )
     if isinstance(found, keras.layers.SeparableConv2D):
-        kernel = found.pointwise_kernel.numpy()
+        kernel = keras.ops.convert_to_numpy(found.pointwise_kernel)
     else:
-        kernel = found.kernel.numpy()
+        kernel = keras.ops.convert_to_numpy(found.kernel)
     if isinstance(found, keras.layers.DepthwiseConv2D):
         kernel = np.transpose(kernel, (0, 1, 3, 2))
     if fold_batch_norm:
-        kernel = kernel * _batch_norm_scale(keras_model, found, kernel.shape[-1])
+        kernel = kernel * unit_scale(net, layer)
     return kernel.astype(np.float32)
-
-
-def _batch_norm_scale(model, conv, filters: int) -> np.ndarray:
-    """gamma / sqrt(var + eps) of the batch norm fed by ``conv``, or ones if there is none."""
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            try:
-                fed_by_conv = layer.input is conv.output
-            except (AttributeError, ValueError):  # a layer used more than once has no .input
-                continue
-            if fed_by_conv:
-                gamma = layer.gamma.numpy() if layer.scale else np.ones(filters)
-                var = layer.moving_variance.numpy()
-                return (gamma / np.sqrt(var + layer.epsilon)).astype(np.float32)
-    return np.ones(filters, np.float32)
 
 
 def rgb_kernels(model, layer: str | None = None, preprocess=None) -> np.ndarray:
@@ -79,23 +72,24 @@ def rgb_kernels(model, layer: str | None = None, preprocess=None) -> np.ndarray:
     from BGR to RGB; for [-1, 1] models it only rescales.
 
     Args:
-        model: a VisModel or Keras model.
+        model: a ``VisModel`` or a Keras model.
         layer: a convolution that reads the RGB input (default: the model's first convolution).
-        preprocess: the preprocessing, for a bare Keras model (see ``ascent.maximize``).
+        preprocess: the preprocessing, for a bare Keras model (default x / 127.5 - 1, see
+            ``ascent.maximize``).
 
     Raises:
         ValueError: the layer's kernels do not see three input channels.
     """
-    keras_model, preprocess, _ = model_parts(model, preprocess)
-    layer = layer or conv_layers(keras_model)[0]
-    kernel = conv_kernel(keras_model, layer)
+    net = keras_model(model)
+    layer = layer or conv_layers(net)[0]
+    kernel = conv_kernel(net, layer)
     if kernel.shape[2] != 3:
         raise ValueError(
             f"The kernels of {layer!r} see {kernel.shape[2]} input channels, not the 3 of an RGB "
             f"image, so they cannot be drawn as colour images. Use the first convolution, "
-            f"{conv_layers(keras_model)[0]!r}."
+            f"{conv_layers(net)[0]!r}."
         )
-    matrix, _ = affine_preprocessing(preprocess, 3)
+    matrix, _ = affine_preprocessing(preprocess or preprocess_fn(model), 3)
     return np.einsum("hwcf,cd->fhwd", kernel, matrix)
 
 
@@ -215,32 +209,27 @@ def kernel_similarity(model, layer: str) -> np.ndarray:
     return cosine_similarity(kernel.reshape(-1, kernel.shape[-1]).T)
 
 
-def activation_similarity(model, layer: str, images, center: bool = True,
-                          batch_size: int = 32) -> np.ndarray:
+def activation_similarity(model, layer: str, x, center: bool = True,
+                          batch_size: int = BATCH_SIZE) -> np.ndarray:
     """How alike the filters of ``layer`` respond: the cosine similarity of their activation
-    maps over a batch of images, flattened over images and positions, (filters, filters).
+    maps over the images, flattened over images and positions, (filters, filters).
 
     Args:
-        model: a VisModel (``images`` are uint8 RGB) or a Keras model (``images`` preprocessed).
+        model: a ``VisModel`` or a Keras model.
         layer: a layer with a spatial output.
-        images: the batch, (N, H, W, 3).
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C), as from
+            ``vm.preprocess(images)``; one image gives the similarity over its positions.
         center: remove each filter's mean response first (correlation). ReLU maps are never
             negative, so without it every pair looks alike merely by being active together.
         batch_size: images per forward pass.
 
     Raises:
-        ValueError: no images, or a layer without a spatial output.
+        ValueError: a layer without a spatial output, or bad images (the core's checks).
     """
-    keras_model, _, _ = model_parts(model, None)
-    images = np.asarray(images)
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"Expected a batch of images (N, H, W, 3) with N >= 1; "
-                         f"got {images.shape}.")
-    require_spatial(keras_model, layer)
-    inputs = model.preprocess(images) if keras_model is not model else images.astype(np.float32)
-    net = layer_model(keras_model, layer)
-    maps = np.concatenate([keras.ops.convert_to_numpy(net(inputs[i:i + batch_size], training=False))
-                           for i in range(0, len(inputs), batch_size)])
+    net = keras_model(model)
+    require_spatial(net, layer)
+    batch, _ = as_batch(x, net.input_shape)
+    maps = layer_outputs(net, layer, batch, check_count("batch_size", batch_size))[layer]
     return cosine_similarity(maps.reshape(-1, maps.shape[-1]).T, center=center)
 
 
@@ -363,19 +352,19 @@ def parse_units(text: str, count: int) -> list[int]:
     return chosen
 
 
-def filter_explorer(vm, layer: str, steps: int, size: int, rung: str = "robust",
+def filter_explorer(model, layer: str, steps: int, size: int, rung: str = "robust",
                     filters: str = "0-7"):
     """Choose a layer, filters, steps, learning rate, rung (and minimize), press "Run": the
     filters' images by gradient ascent (``ascent.maximize_filters``), drawn at once for the
     default view and replaced by each run. Returns the widget box."""
     import ipywidgets as widgets
 
-    from helpers.ascent import LADDER, maximize_filters, num_filters
     from helpers.plotting import show_images
     from helpers.widgets import Panel
 
     controls = dict(
-        fmap=widgets.Dropdown(options=vm.feature_layers(), value=layer, description="layer"),
+        fmap=widgets.Dropdown(options=feature_layers(keras_model(model)), value=layer,
+                              description="layer"),
         filter_text=widgets.Text(value=filters, description="filters"),
         steps=widgets.IntSlider(value=steps, min=5, max=4 * steps, step=5, description="steps"),
         lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="lr"),
@@ -387,8 +376,8 @@ def filter_explorer(vm, layer: str, steps: int, size: int, rung: str = "robust",
 
     def figure():
         c = {name: w.value for name, w in controls.items()}
-        units = parse_units(c["filter_text"], num_filters(vm, c["fmap"]))
-        result = maximize_filters(vm, c["fmap"], units, steps=c["steps"], lr=c["lr"],
+        units = parse_units(c["filter_text"], num_filters(model, c["fmap"]))
+        result = maximize_filters(model, c["fmap"], units, steps=c["steps"], lr=c["lr"],
                                   size=size, regularization=c["rung"], minimize=c["minimize"])
         return show_images(result.images, titles=result.titles("{unit}: {final:.2f}"),
                            ncols=8, size=1.6,

@@ -107,7 +107,7 @@ def test_class_ascent_makes_the_class_top_on_the_embedded_model(shapes_model, ti
     result = ascent.maximize_classes(shapes_model, ["star", 0], steps=20)
     assert result.units == (shapes_model.class_names.index("star"), 0)
     assert list(np.argmax(shapes_model.model(result.inputs), axis=1)) == list(result.units)
-    with pytest.raises(ValueError, match="not an index"):
+    with pytest.raises(ValueError, match="plain Keras model has no class names"):  # the core's
         ascent.maximize_classes(tiny_cnn, ["star"], steps=2)
 
 
@@ -167,16 +167,23 @@ def test_pre_activation_of_a_separate_relu_layer():
 ])
 def test_deprocessing_any_tensor_gives_valid_uint8(tiny_cnn, x):
     image = ascent.image_from_input(tiny_cnn, x)
-    assert image.dtype == np.uint8 and image.shape == (8, 8, 3)
+    assert image.dtype == np.uint8 and image.shape == x.shape[:-1] + (3,)  # a batch stays one
     if np.ptp(x) == 0:
         assert np.all(image == 128)  # constant: mid-grey, not a division by zero
 
 
+def test_one_input_deprocesses_to_one_image_and_a_batch_to_a_batch(tiny_cnn, rng):
+    batch = rng.normal(size=(3, 8, 8, 3)).astype(np.float32)
+    shown = ascent.image_from_input(tiny_cnn, batch)
+    assert shown.shape == (3, 8, 8, 3)
+    np.testing.assert_array_equal(ascent.image_from_input(tiny_cnn, batch[1]), shown[1])
+
+
 def test_vgg_style_preprocessing_is_undone_before_display():
     preprocess = keras.applications.vgg16.preprocess_input  # RGB -> BGR minus the mean
-    red = np.zeros((1, 8, 8, 3), np.float32)
+    red = np.zeros((8, 8, 3), np.float32)
     red[..., 0] = 255.0
-    red[:, :4] = 0.0  # top half black, bottom half red
+    red[:4] = 0.0  # top half black, bottom half red
     model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="c")])
     shown = ascent.image_from_input(model, preprocess(red.copy()), preprocess=preprocess)
     assert shown[6, 0, 0] > shown[6, 0, 2] + 50  # the bottom is red, not blue
@@ -201,9 +208,9 @@ def test_regularization_by_name_or_object():
     (lambda m: ascent.maximize_filters(m, "gap", [0]), "not a spatial"),
     (lambda m: ascent.maximize_filters(m, "logits", [0]), "not a spatial"),
     (lambda m: ascent.maximize_filters(m, "conv9", [0]), "no layer 'conv9'"),
-    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=0), "steps must be a positive"),
-    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=-3), "steps must be a positive"),
-    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=2.5), "steps must be a positive"),
+    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=0), "steps must be a whole number >= 1"),
+    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=-3), "steps must be a whole number"),
+    (lambda m: ascent.maximize_filters(m, "conv2", [0], steps=2.5), "steps must be a whole number"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], lr=float("nan")), "lr must be a finite"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], lr=float("inf")), "lr must be a finite"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], lr=0.0), "lr must be a finite"),
@@ -211,12 +218,12 @@ def test_regularization_by_name_or_object():
     (lambda m: ascent.maximize_filters(m, "conv2", [0], regularization="magic"), "Unknown regularization"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], batch_size=0), "batch_size"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], crop=0.5), "crop"),
-    (lambda m: ascent.maximize_filters(m, "conv2", [0], size=4), "at least 8"),
+    (lambda m: ascent.maximize_filters(m, "conv2", [0], size=4), "size must be a whole number >= 8"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], init="ones"), "init must be"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], init=np.zeros((8, 8, 3))), "init images"),
     (lambda m: ascent.maximize_filters(m, "conv2", [0], init=np.zeros((16, 16, 3)),
                                        regularization="fourier"), "pixel parameterization"),
-    (lambda m: ascent.maximize_classes(m, [3]), "Class index 3 is out of range: model 'tiny' has 3 classes"),
+    (lambda m: ascent.maximize_classes(m, [3]), "Class index 3 is out of range: the model has 3 outputs"),
     (lambda m: ascent.maximize_classes(m, [0], objective="prob"), "'logit' or 'softmax'"),
     (lambda m: ascent.maximize(m, Objective("channel"), [0]), "needs a layer"),
     (lambda m: ascent.maximize(m, Objective("neuron", "conv2"), [0]), "Unknown objective"),
@@ -241,7 +248,7 @@ def test_diverging_ascent_is_reported_not_returned(live_cnn):
 
 
 def test_not_a_model_is_a_type_error():
-    with pytest.raises(TypeError, match="VisModel or a keras.Model"):
+    with pytest.raises(TypeError, match="Expected a VisModel or a Keras model; got str"):
         ascent.maximize_filters("vgg16", "block1_conv1", [0])
 
 
@@ -266,3 +273,70 @@ def test_ascent_reports_the_high_frequency_share_of_its_images(live_cnn):
     image = (plain.inputs + 1) / 2  # the bare model's preprocessing is x / 127.5 - 1
     np.testing.assert_allclose(plain.high_frequency, ascent.high_frequency_share(image), atol=1e-6)
     assert smooth.high_frequency.mean() < plain.high_frequency.mean()
+
+
+# ---------------------------------------------------------------------------- the contract
+
+
+@pytest.fixture(scope="module")
+def nested_cnn():
+    """A pretrained-style base nested in an outer model: layers inside it cannot be reached
+    by ``keras.Model(outer.inputs, inner_layer.output)``."""
+    keras.utils.set_random_seed(4)
+    bias = keras.initializers.Constant(0.05)
+    base_in = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", bias_initializer=bias,
+                            name="b_conv1")(base_in)
+    x = keras.layers.Conv2D(5, 3, padding="same", bias_initializer=bias, name="b_conv2")(x)
+    base = keras.Model(base_in, keras.layers.ReLU(6.0, name="b_conv2_relu")(x), name="base")
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(base(inputs))
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x), name="outer")
+
+
+def test_a_vis_model_and_its_keras_model_give_the_same_images(shapes_model):
+    kwargs = dict(steps=3, size=48, seed=5)
+    ours = ascent.maximize_filters(shapes_model, "block2_conv2", [0, 3], **kwargs)
+    bare = ascent.maximize_filters(shapes_model.model, "block2_conv2", [0, 3],
+                                   preprocess=shapes_model.preprocess_fn, **kwargs)
+    np.testing.assert_allclose(ours.final, bare.final, rtol=1e-5, atol=1e-6)
+    assert ascent.num_filters(shapes_model, "block2_conv2") == ascent.num_filters(
+        shapes_model.model, "block2_conv2")
+
+
+def test_a_class_by_name_is_the_class_by_index(shapes_model):
+    star = shapes_model.class_names.index("star")
+    by_name = ascent.maximize_classes(shapes_model, "star", steps=3, size=48)
+    by_index = ascent.maximize_classes(shapes_model, [star], steps=3, size=48)
+    assert by_name.units == by_index.units == (star,)
+    np.testing.assert_allclose(by_name.final, by_index.final, rtol=1e-6)
+
+
+def test_layers_inside_a_nested_base_are_cut_and_climbed(nested_cnn):
+    net = ascent.layer_model(nested_cnn, "b_conv2", size=32)
+    assert net.outputs[0].shape[1:] == (32, 32, 5)
+    x = np.random.default_rng(0).normal(size=(2, 24, 24, 3)).astype(np.float32)
+    base = nested_cnn.get_layer("base")
+    inner = keras.Model(base.inputs[0], base.get_layer("b_conv2").output)
+    np.testing.assert_allclose(ascent.layer_model(nested_cnn, "b_conv2")(x), inner(x),
+                               rtol=1e-5, atol=1e-6)
+    result = ascent.maximize_filters(nested_cnn, "b_conv2_relu", range(5), steps=10, size=32)
+    assert result.images.shape == (5, 32, 32, 3)
+    assert np.all(result.final[~result.dead] > result.initial[~result.dead])
+
+
+def test_a_model_ending_in_a_softmax_climbs_its_logits(live_cnn, capsys):
+    probabilities = keras.layers.Softmax(name="p")(live_cnn.outputs[0])
+    with_softmax = keras.Model(live_cnn.inputs[0], probabilities, name="live_softmax")
+    ours = ascent.maximize_classes(with_softmax, [0, 2], steps=5)
+    plain = ascent.maximize_classes(live_cnn, [0, 2], steps=5)
+    np.testing.assert_allclose(ours.final, plain.final, rtol=1e-5)
+    assert "ends in a softmax; explaining its logits" in capsys.readouterr().out
+
+
+def test_outputs_that_only_look_like_probabilities_are_refused(live_cnn):
+    squashed = keras.layers.Lambda(lambda t: keras.ops.softmax(t), name="hidden")(
+        live_cnn.outputs[0])
+    hidden = keras.Model(live_cnn.inputs[0], squashed, name="live_hidden")
+    with pytest.raises(ValueError, match="outputs probabilities, not logits"):
+        ascent.maximize_classes(hidden, [0], steps=2)

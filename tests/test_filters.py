@@ -113,8 +113,30 @@ def test_activation_similarity_on_the_embedded_model(shapes_model):
     from helpers import shapes
 
     scenes = shapes.make_scenes(8, seed=99)
-    sim = filters.activation_similarity(shapes_model, "block2_conv1", scenes.images)
+    x = shapes_model.preprocess(scenes.images)
+    sim = filters.activation_similarity(shapes_model, "block2_conv1", x)
     assert sim.shape == (24, 24) and np.isfinite(sim).all()
+    np.testing.assert_allclose(filters.activation_similarity(shapes_model.model, "block2_conv1", x),
+                               sim, atol=1e-6)  # a VisModel or its Keras model, the same
+
+
+def test_one_image_gives_the_similarity_over_its_positions(rng):
+    kernel = rng.normal(size=(3, 3, 3, 3)).astype(np.float32)
+    model = conv_model(kernel, bias=np.zeros(3, np.float32))
+    images = rng.normal(size=(2, 12, 12, 3)).astype(np.float32)
+    one = filters.activation_similarity(model, "conv", images[0])
+    np.testing.assert_allclose(one, filters.activation_similarity(model, "conv", images[:1]))
+    assert one.shape == (3, 3)
+    with pytest.raises(ValueError, match="raw uint8 pixels"):
+        filters.activation_similarity(model, "conv", images.astype(np.uint8))
+
+
+def test_kernels_of_a_vis_model_and_of_its_keras_model_agree(shapes_model):
+    np.testing.assert_array_equal(filters.rgb_kernels(shapes_model),
+                                  filters.rgb_kernels(shapes_model.model,
+                                                      preprocess=shapes_model.preprocess_fn))
+    np.testing.assert_array_equal(filters.kernel_similarity(shapes_model, "block2_conv1"),
+                                  filters.kernel_similarity(shapes_model.model, "block2_conv1"))
 
 
 def test_first_layer_of_mobilenet(mobilenet):
@@ -146,7 +168,7 @@ def test_show_similarity_labels_follow_the_order(related):
     (lambda m: filters.conv_kernel(m, "nope"), "no layer 'nope'"),
     (lambda m: filters.kernel_similarity(m, "logits"), "not a convolution"),
     (lambda m: filters.activation_similarity(m, "logits", np.zeros((2, 12, 12, 3))), "not a spatial"),
-    (lambda m: filters.activation_similarity(m, "conv", np.zeros((0, 12, 12, 3))), "N >= 1"),
+    (lambda m: filters.activation_similarity(m, "conv", np.zeros((0, 12, 12, 3))), "empty batch"),
     (lambda m: filters.kernel_images(np.zeros((3, 3, 3))), "Expected kernels"),
     (lambda m: filters.kernel_images(np.zeros((1, 3, 3, 3)), "global"), "normalize must be"),
     (lambda m: filters.similarity_order(np.zeros((2, 3))), "square"),
