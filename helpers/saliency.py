@@ -159,9 +159,10 @@ def smoothgrad(model, x, cls, noise: float = 0.15, samples: int = 32, seed: int 
     call = prepare(model, x, cls)
     batch = call.x
     spread = noise * (batch.max(axis=(1, 2, 3)) - batch.min(axis=(1, 2, 3)))
-    rng = np.random.default_rng(seed)
-    noisy = batch[:, None] + spread[:, None, None, None, None] * rng.standard_normal(
-        (len(batch), samples) + batch.shape[1:], dtype=np.float32)
+    # The same noise for every image: an image's map does not depend on its batch-mates.
+    draws = np.random.default_rng(seed).standard_normal((samples,) + batch.shape[1:],
+                                                        dtype=np.float32)
+    noisy = batch[:, None] + spread[:, None, None, None, None] * draws[None]
     _, grads = input_gradients(call.net, noisy.reshape((-1,) + batch.shape[1:]),
                                np.repeat(call.classes, samples), batch_size=batch_size)
     mean_grads = grads.reshape(noisy.shape).mean(axis=1)
@@ -234,7 +235,7 @@ def _baseline(baseline, image: np.ndarray) -> np.ndarray:
 
 def integrated_gradients(model, x, cls, baseline=None, steps: int = 64,
                          batch_size: int = BATCH_SIZE) -> IntegratedGradients:
-    """Integrated Gradients of one image along the straight path from ``baseline`` to ``x``.
+    """Integrated Gradients along the straight path from ``baseline`` to ``x``.
 
     attributions = (x - baseline) * integral over alpha in [0, 1] of
     d f_c / d x at baseline + alpha (x - baseline). The integral is a weighted sum over
@@ -244,8 +245,8 @@ def integrated_gradients(model, x, cls, baseline=None, steps: int = 64,
 
     Args:
         model: a ``VisModel`` or a Keras model.
-        x: one preprocessed image (H, W, C) or (1, H, W, C).
-        cls: class name or index.
+        x: one preprocessed image (H, W, C), or a batch (N, H, W, C).
+        cls: class name or index, one for all images or one per image.
         baseline: an input of the same shape meaning "nothing", or a number filling one
             (default 0: mid-grey for inputs scaled to [-1, 1]; pass the preprocessed black
             image for a black baseline).
@@ -253,7 +254,8 @@ def integrated_gradients(model, x, cls, baseline=None, steps: int = 64,
         batch_size: inputs per compiled call.
 
     Returns:
-        an ``IntegratedGradients`` with the attributions and the numbers of the check.
+        an ``IntegratedGradients`` with the attributions and the numbers of the check; for
+        a batch, a list of them, one per image.
 
     References:
         Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks" (2017).
@@ -261,16 +263,18 @@ def integrated_gradients(model, x, cls, baseline=None, steps: int = 64,
     steps = check_count("steps", steps)
     batch_size = check_count("batch_size", batch_size)
     call = prepare(model, x, cls)
-    if len(call.x) != 1:
-        raise ValueError(f"integrated_gradients takes one image; got a batch of "
-                         f"{len(call.x)}. Loop over images or pass x[i].")
-    image = call.x[0]
+    results = [_integrated(call.net, image, cls_, baseline, steps, batch_size)
+               for image, cls_ in zip(call.x, call.classes)]
+    return results[0] if call.single else results
+
+
+def _integrated(net, image, cls: int, baseline, steps: int, batch_size: int):
     base = _baseline(baseline, image)
     alphas, weights = path_points(steps)
     path = base + alphas[:, None, None, None] * (image - base)
     # The path's points and both ends in one batch: one call gives gradients and f_c(ends).
     inputs = np.concatenate([path, image[None], base[None]])
-    scores, grads = input_gradients(call.net, inputs, np.repeat(call.classes, len(inputs)),
+    scores, grads = input_gradients(net, inputs, np.full(len(inputs), cls, np.int32),
                                     batch_size=batch_size)
     attributions = (image - base) * np.tensordot(weights, grads[:steps], axes=1)
     return IntegratedGradients(attributions, float(scores[-2]), float(scores[-1]), steps)
@@ -278,7 +282,7 @@ def integrated_gradients(model, x, cls, baseline=None, steps: int = 64,
 
 def saliency_map(model, x, cls, method: str = "vanilla", **params) -> np.ndarray:
     """The map of ``x`` by ``method`` (one of ``METHODS``), with its parameters: (H, W) for
-    one image, (N, H, W) for a batch (Integrated Gradients: one image only).
+    one image, (N, H, W) for a batch.
 
     ``params`` go to the method: ``noise``, ``samples``, ``seed`` for SmoothGrad; ``baseline``,
     ``steps`` for Integrated Gradients.
@@ -298,7 +302,9 @@ def saliency_map(model, x, cls, method: str = "vanilla", **params) -> np.ndarray
         return gradient_x_input(model, x, cls)
     if method == "smoothgrad":
         return smoothgrad(model, x, cls, **params)
-    return integrated_gradients(model, x, cls, **params).map
+    result = integrated_gradients(model, x, cls, **params)
+    return result.map if isinstance(result, IntegratedGradients) else np.stack(
+        [r.map for r in result])
 
 
 _PARAMETERS = {"vanilla": (), "gradient_x_input": (),

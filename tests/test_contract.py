@@ -30,6 +30,13 @@ def x(lab):
     return lab.preprocess([lab.load(name) for name in list(lab.samples)[:2]])
 
 
+def _attributions(result):
+    """Integrated Gradients' attributions: one image's, or a batch's stacked."""
+    if isinstance(result, list):
+        return np.stack([r.attributions for r in result])
+    return result.attributions
+
+
 def _first(result):
     """The first image's part of a batched result (arrays, tuples or dicts of arrays)."""
     if isinstance(result, dict):
@@ -68,7 +75,7 @@ CLASS_TECHNIQUES = {
     "saliency.gradient_x_input": lambda m, x, c: saliency.gradient_x_input(m, x, c),
     "saliency.smoothgrad": lambda m, x, c: saliency.smoothgrad(m, x, c, samples=4),
     "saliency.integrated_gradients":
-        lambda m, x, c: saliency.integrated_gradients(m, x, c, steps=8),
+        lambda m, x, c: _attributions(saliency.integrated_gradients(m, x, c, steps=8)),
     "saliency.scores_and_gradients": lambda m, x, c: saliency.scores_and_gradients(m, x, c),
     "class_neurons.objective_gradient_rms":
         lambda m, x, c: class_neurons.objective_gradient_rms(m, x, c),
@@ -152,9 +159,10 @@ BAD_IMAGES = {
                    r"Use x = vm\.preprocess\(images\)\.$"),
     "NaN": (lambda x: np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x),
             r"^The input contains NaN or infinity; check its preprocessing\.$"),
-    "wrong shape": (lambda x: x[:, :10],
-                    r"^Expected a preprocessed image \(\d+, \d+, 3\) or a batch \(N, \d+, \d+, 3\); "
-                    r"got shape \(2, 10, \d+, 3\)\. Use x = vm\.preprocess\(vm\.load\(source\)\)\.$"),
+    "wrong shape": (lambda x: x[..., :1],
+                    r"^Expected a preprocessed image \((\d+|any), (\d+|any), 3\) or a batch "
+                    r"\(N, (\d+|any), (\d+|any), 3\); got shape \(2, \d+, \d+, 1\)\. "
+                    r"Use x = vm\.preprocess\(vm\.load\(source\)\)\.$"),
     "empty batch": (lambda x: x[:0], r"^Got an empty batch; give at least one image\.$"),
 }
 

@@ -112,7 +112,7 @@ def test_integrated_gradients_is_exact_for_a_linear_model(linear_model):
 def test_integrated_gradients_baseline_as_an_image_or_batch_of_one(tiny_cnn, x):
     base = np.full((16, 16, 3), -1.0, np.float32)
     a = saliency.integrated_gradients(tiny_cnn, x[0], 1, baseline=base, steps=8)
-    b = saliency.integrated_gradients(tiny_cnn, x[:1], 1, baseline=base[None], steps=8)
+    (b,) = saliency.integrated_gradients(tiny_cnn, x[:1], 1, baseline=base[None], steps=8)
     c = saliency.integrated_gradients(tiny_cnn, x[0], 1, baseline=-1.0, steps=8)
     np.testing.assert_allclose(a.attributions, b.attributions)
     np.testing.assert_allclose(a.attributions, c.attributions)
@@ -132,7 +132,7 @@ def test_saliency_map_dispatches_with_parameters(tiny_cnn, x):
 
 @pytest.mark.parametrize("name", ["circle", "triangle", "ring"])
 def test_integrated_gradients_completeness_on_the_shapes_model(shapes_model, name):
-    x = shapes_model.preprocess(shapes_model.samples[name])
+    x = shapes_model.preprocess(shapes_model.samples[name])[0]
     black = shapes_model.preprocess(np.zeros((96, 96, 3), np.uint8))
     for baseline in (None, black):  # default steps, mid-grey and black baselines
         ig = saliency.integrated_gradients(shapes_model, x, name, baseline=baseline)
@@ -275,8 +275,6 @@ BAD_CALLS = [
     ("baseline shape",
      lambda m, x: saliency.integrated_gradients(m, x, 0, baseline=np.zeros((5, 5))),
      "baseline must be a number or shaped like the image"),
-    ("IG of a batch", lambda m, x: saliency.integrated_gradients(m, np.concatenate([x, x]), 0),
-     "takes one image"),
     ("unknown method", lambda m, x: saliency.saliency_map(m, x, 0, "gradcam"),
      "Unknown saliency method 'gradcam'"),
     ("parameter of another method",
@@ -291,6 +289,17 @@ def test_bad_inputs_name_the_problem(shapes_model, case):
     x = shapes_model.preprocess(shapes_model.samples["circle"])
     with pytest.raises(ValueError, match=message):
         call(shapes_model, x)
+
+
+def test_integrated_gradients_of_a_batch_are_each_images_own(shapes_model):
+    names = ["circle", "ring"]
+    x = shapes_model.preprocess([shapes_model.samples[n] for n in names])
+    batch = saliency.integrated_gradients(shapes_model, x, names, steps=16)
+    assert isinstance(batch, list) and len(batch) == 2
+    for image, name, result in zip(x, names, batch):
+        alone = saliency.integrated_gradients(shapes_model, image, name, steps=16)
+        np.testing.assert_allclose(result.attributions, alone.attributions, atol=1e-5)
+        assert result.completeness_error < 0.05, str(result)
 
 
 def test_a_class_name_needs_a_vis_model(tiny_cnn, x):
