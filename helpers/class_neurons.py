@@ -24,7 +24,9 @@ import keras
 import numpy as np
 
 from helpers import ascent
+from helpers._core.compiled import cached
 from helpers._core.gradients import input_gradients
+from helpers._core.graph import at_size
 from helpers._core.inputs import Prepared, as_batch, prepare
 from helpers._core.model import class_index, class_indices, logits_model
 from helpers.class_neurons_figures import (caption, show_ascent_curves,  # noqa: F401
@@ -83,9 +85,11 @@ def _at_size(net: keras.Model, size) -> keras.Model:
     """``net`` itself, or the same layers and weights on an input of ``size`` (built once per
     model and size): a class image grown smaller than the model's input (fewer pixels, a
     faster ascent) is judged at the size it was grown, exactly as the ascent saw it."""
-    # TODO core: one resize-the-input helper (ascent.layer_model holds the only copy today).
     native = tuple(net.inputs[0].shape[1:3])
-    return net if native == tuple(size) or None in native else ascent.layer_model(net, None, size)
+    if native == tuple(size) or None in native:
+        return net
+    shape = (*size, int(net.inputs[0].shape[-1]))
+    return cached(net, ("class_neurons.at_size", shape), lambda: at_size(net, shape))
 
 
 def _prepare(model, inputs, classes=None) -> Prepared:

@@ -22,8 +22,8 @@ from helpers._core.activations import layer_outputs
 from helpers._core.graph import (conv_layers, feature_layers, get_layer, is_conv,
                                  require_spatial, unit_scale)
 from helpers._core.inputs import BATCH_SIZE, as_batch, check_count
-from helpers._core.model import keras_model, preprocess_fn
-from helpers.ascent import LADDER, affine_preprocessing, maximize_filters, num_filters
+from helpers._core.model import affine_preprocessing, keras_model, preprocess_fn
+from helpers.ascent import LADDER, maximize_filters, num_filters
 
 NORMALIZATIONS = ("shared", "each")
 #: The four orthogonal parts of a first-layer kernel (see ``kernel_parts``).

@@ -34,8 +34,8 @@ def layer_outputs(net: keras.Model, names, x: np.ndarray,
     for name in names:
         get_layer(net, name)
     key = tuple(names)
-    tapped = cached(net, ("taps", key), lambda: tap_model(net, names))
-    step = compiled(net, ("outputs", key), lambda: _Outputs(tapped))
+    tapped = cached(net, ("core.taps", key), lambda: tap_model(net, names))
+    step = compiled(net, ("core.outputs", key), lambda: _Outputs(tapped))
     with quiet_tracing():
         outputs = in_batches(lambda xb: tuple(keras.ops.convert_to_numpy(t) for t in step(xb)),
                              batch_size, x)

@@ -45,7 +45,7 @@ def input_gradients(net, x, classes, objective: str = "logit",
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective is 'logit' or 'softmax'; got {objective!r}.")
-    step = compiled(net, ("input_gradients", objective),
+    step = compiled(net, ("core.input_gradients", objective),
                     lambda: _InputGradients(net, objective == "softmax"))
     with quiet_tracing():
         return in_batches(lambda xb, cb: tuple(t.numpy() for t in step(tf.constant(xb),
@@ -70,7 +70,7 @@ def feature_model(net, layer: str | None = None):
     """``net`` returning [A, logits]: the maps of ``layer`` (default: the last rectified
     convolution) and the class scores, built once per model and layer."""
     name = resolve_layer(net, layer).name
-    return cached(net, ("features", name), lambda: tap_model(net, [name]))
+    return cached(net, ("core.features", name), lambda: tap_model(net, [name]))
 
 
 def feature_gradients(net, x, classes, layer: str | None = None,
@@ -80,7 +80,7 @@ def feature_gradients(net, x, classes, layer: str | None = None,
     The backward pass stops at the layer, so it costs a small part of the forward pass.
     """
     name = resolve_layer(net, layer).name
-    step = compiled(net, ("feature_gradients", name),
+    step = compiled(net, ("core.feature_gradients", name),
                     lambda: _FeatureGradients(feature_model(net, name)))
     with quiet_tracing():
         return in_batches(lambda xb, cb: tuple(t.numpy() for t in step(tf.constant(xb),

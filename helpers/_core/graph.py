@@ -262,3 +262,32 @@ def tap_model(model: keras.Model, layer_names) -> keras.Model:
     by_name = dict(zip(tapped, taps), **{n: rebuilt.input for n in inputs})
     return keras.Model(rebuilt.input, [*(by_name[n] for n in names), final],
                        name=f"{model.name}_taps")
+
+
+def at_size(net: keras.Model, shape) -> keras.Model:
+    """``net`` itself, or its layers (same weights) called on a ``keras.Input(shape)``;
+    nested models are resized the same way.
+
+    Raises:
+        ValueError: a model whose layers only accept their own size (e.g. a Flatten head).
+    """
+    shape = tuple(shape)
+    if tuple(net.inputs[0].shape[1:]) == shape:
+        return net
+
+    def call(layer, *args, **kwargs):
+        if isinstance(layer, keras.Model):
+            return at_size(layer, tuple(args[0].shape[1:]))(*args, **kwargs)
+        return layer(*args, **kwargs)
+
+    try:
+        if isinstance(net, keras.Sequential):
+            inputs = output = keras.Input(shape)
+            for layer in net.layers:
+                output = call(layer, output)
+            return keras.Model(inputs, output, name=net.name)
+        return keras.models.clone_model(net, input_tensors=keras.Input(shape),
+                                        clone_function=lambda layer: layer, call_function=call)
+    except Exception as err:  # noqa: BLE001 - any failure means: this model has a fixed size
+        raise ValueError(f"Model {net.name!r} only accepts {tuple(net.inputs[0].shape[1:3])} "
+                         f"images ({err}); pass size=None.") from None

@@ -17,9 +17,9 @@ import weakref
 import keras
 import numpy as np
 
+from helpers._core.compiled import cached
 from helpers._core.graph import activation_name, all_layers
 
-_LOGITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CHECKED: weakref.WeakSet = weakref.WeakSet()
 
 _SOFTMAX_FIX = (
@@ -57,6 +57,26 @@ def preprocess_fn(model):
     if hasattr(model, "preprocess_fn"):
         return model.preprocess_fn
     return lambda x: np.asarray(x, np.float32) / 127.5 - 1.0
+
+
+def affine_preprocessing(preprocess, channels: int = 3):
+    """(matrix, bias) with preprocess(u) = u @ matrix.T + bias per pixel, u in [0, 255].
+
+    Raises:
+        ValueError: the preprocessing is not affine per pixel.
+    """
+    def apply(u):
+        return np.asarray(preprocess(np.asarray(u, np.float32)), np.float64).reshape(-1, channels)
+
+    bias = apply(np.zeros((1, 1, 1, channels)))[0]
+    matrix = np.stack([apply(255.0 * np.eye(channels)[c].reshape(1, 1, 1, channels))[0] - bias
+                       for c in range(channels)], axis=1) / 255.0
+    probe = np.random.default_rng(0).uniform(0, 255, (1, 2, 2, channels))
+    if not np.allclose(apply(probe), probe.reshape(-1, channels) @ matrix.T + bias,
+                       rtol=1e-4, atol=1e-3 * (1 + np.abs(bias).max())):
+        raise ValueError("The model's preprocessing is not an affine map per pixel; pass "
+                         "preprocess= a function that is (scaling, shifting, channel swaps).")
+    return matrix.astype(np.float32), bias.astype(np.float32)
 
 
 def num_classes(model) -> int:
@@ -139,15 +159,16 @@ def logits_model(model) -> keras.Model:
     """The Keras model to explain: ``model``'s own, or a twin without its final softmax (one
     line says so, once per model). See the module docstring for the rule."""
     net = keras_model(model)
-    if net in _LOGITS:
-        return _LOGITS[net]
+    return cached(net, ("core.logits_model",), lambda: _logits_twin(net))
+
+
+def _logits_twin(net: keras.Model) -> keras.Model:
     last = _softmax_layer(net)
-    twin = net
-    if last is not None:
-        twin = _without_softmax(net, last)
-        print(f"Note: {net.name!r} ends in a softmax; explaining its logits (the softmax "
-              "replaced by the identity).")
-    _LOGITS[net] = twin
+    if last is None:
+        return net
+    twin = _without_softmax(net, last)
+    print(f"Note: {net.name!r} ends in a softmax; explaining its logits (the softmax "
+          "replaced by the identity).")
     return twin
 
 

@@ -43,7 +43,8 @@ References:
 
 from helpers.ascent.network import layer_model, num_filters
 from helpers.ascent.objectives import OBJECTIVES, Objective
-from helpers.ascent.param import COLOR_CORRELATION_SQRT, affine_preprocessing, image_from_input
+from helpers._core.model import affine_preprocessing
+from helpers.ascent.param import COLOR_CORRELATION_SQRT, image_from_input
 from helpers.ascent.regularization import (LADDER, NORMALIZE_MODES, Regularization,
                                            get_regularization)
 from helpers.ascent.render import ZERO_GRADIENT, maximize, maximize_classes, maximize_filters

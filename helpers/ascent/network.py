@@ -1,7 +1,7 @@
 """The network the ascent climbs: cut at a layer, at the size of the images grown.
 
-``tap_model`` (the core's) cuts a model at any layer, inside a nested pretrained base too;
-``at_size`` calls the same layers (same weights) on an input of another size, which a fully
+The core's ``tap_model`` cuts a model at any layer, inside a nested pretrained base too, and
+its ``at_size`` calls the same layers (same weights) on an input of another size, which a fully
 convolutional part accepts, so feature visualizations can be grown smaller (faster) or larger
 than the model's own input.
 """
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from helpers._core.compiled import cached
-from helpers._core.graph import require_spatial, tap_model
+from helpers._core.graph import at_size, require_spatial, tap_model
 from helpers._core.inputs import check_count
 from helpers._core.model import keras_model
 
@@ -31,38 +31,6 @@ def image_size(net: keras.Model, size) -> tuple[int, int]:
         return native
     sides = (size, size) if np.ndim(size) == 0 else tuple(size)
     return tuple(check_count("size", side, minimum=8) for side in sides)
-
-
-def at_size(net: keras.Model, shape) -> keras.Model:
-    """``net`` itself, or its layers (same weights) called on a ``keras.Input(shape)``;
-    nested models are resized the same way.
-
-    TODO core: the only copy of the input-size change (``class_neurons._at_size`` calls it
-    through ``layer_model``); it belongs beside ``_core.graph.rebuild``.
-
-    Raises:
-        ValueError: a model whose layers only accept their own size (e.g. a Flatten head).
-    """
-    shape = tuple(shape)
-    if tuple(net.inputs[0].shape[1:]) == shape:
-        return net
-
-    def call(layer, *args, **kwargs):
-        if isinstance(layer, keras.Model):
-            return at_size(layer, tuple(args[0].shape[1:]))(*args, **kwargs)
-        return layer(*args, **kwargs)
-
-    try:
-        if isinstance(net, keras.Sequential):
-            inputs = output = keras.Input(shape)
-            for layer in net.layers:
-                output = call(layer, output)
-            return keras.Model(inputs, output, name=net.name)
-        return keras.models.clone_model(net, input_tensors=keras.Input(shape),
-                                        clone_function=lambda layer: layer, call_function=call)
-    except Exception as err:  # noqa: BLE001 - any failure means: this model has a fixed size
-        raise ValueError(f"Model {net.name!r} only accepts {tuple(net.inputs[0].shape[1:3])} "
-                         f"images ({err}); pass size=None.") from None
 
 
 def layer_model(model, layer: str | None, size=None) -> keras.Model:

@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from helpers._core.graph import ends_in_relu, get_layer, is_conv, parents
 from helpers._core.model import class_index, keras_model, logits_model
-from helpers.ascent.network import at_size, cut_at, num_channels
+from helpers._core.graph import at_size
+from helpers.ascent.network import cut_at, num_channels
 
 OBJECTIVES = ("channel", "logit", "softmax")
 

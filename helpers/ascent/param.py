@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers._core.inputs import as_batch
-from helpers._core.model import keras_model, preprocess_fn
+from helpers._core.model import affine_preprocessing, keras_model, preprocess_fn
 from helpers.images import deprocess_image
 
 #: Square root of the colour covariance of ImageNet pixels (from Lucid): RGB = M @ decorrelated.
@@ -22,26 +22,6 @@ COLOR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02],
                                    [0.27, 0.00, -0.05],
                                    [0.27, -0.09, 0.03]], dtype=np.float32)
 COLOR_MIX = COLOR_CORRELATION_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SQRT, axis=0))
-
-
-def affine_preprocessing(preprocess, channels: int = 3):
-    """(matrix, bias) with preprocess(u) = u @ matrix.T + bias per pixel, u in [0, 255].
-
-    Raises:
-        ValueError: the preprocessing is not affine per pixel.
-    """
-    def apply(u):
-        return np.asarray(preprocess(np.asarray(u, np.float32)), np.float64).reshape(-1, channels)
-
-    bias = apply(np.zeros((1, 1, 1, channels)))[0]
-    matrix = np.stack([apply(255.0 * np.eye(channels)[c].reshape(1, 1, 1, channels))[0] - bias
-                       for c in range(channels)], axis=1) / 255.0
-    probe = np.random.default_rng(0).uniform(0, 255, (1, 2, 2, channels))
-    if not np.allclose(apply(probe), probe.reshape(-1, channels) @ matrix.T + bias,
-                       rtol=1e-4, atol=1e-3 * (1 + np.abs(bias).max())):
-        raise ValueError("The model's preprocessing is not an affine map per pixel; pass "
-                         "preprocess= a function that is (scaling, shifting, channel swaps).")
-    return matrix.astype(np.float32), bias.astype(np.float32)
 
 
 def image_from_input(model, x, preprocess=None) -> np.ndarray:

@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from helpers._core.compiled import cached, compiled, quiet_tracing
 from helpers._core.inputs import check_count, check_positive
-from helpers._core.model import keras_model, preprocess_fn, refuse_probabilities
+from helpers._core.model import (affine_preprocessing, keras_model, preprocess_fn,
+                                 refuse_probabilities)
 from helpers.ascent import param as _param
 from helpers.ascent.network import image_size, num_channels
 from helpers.ascent.objectives import Objective, check_units, objective_model, score
@@ -84,7 +85,7 @@ def maximize(model, objective: Objective, units, *, steps: int = 30, lr: float |
     if reg.decorrelate and channels != 3:
         reg = reg.with_(decorrelate=False)  # colour decorrelation only means something for RGB
     starts = _param.start_images(init, len(units), *shape)
-    affine = _param.affine_preprocessing(preprocess or preprocess_fn(model), channels)
+    affine = affine_preprocessing(preprocess or preprocess_fn(model), channels)
     key = ("ascent", objective, reg.fourier, reg.decorrelate, shape, affine[0].tobytes(),
            affine[1].tobytes())
     graph = cached(net, key, lambda: _AscentGraph(model, objective, reg, shape, affine, key))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers._core.model import preprocess_fn
+from helpers._core.model import affine_preprocessing, preprocess_fn
 
 
 def rotate_kernel(kernel, angle: float) -> np.ndarray:
@@ -126,8 +126,6 @@ def pixel_kernels(model, kernels) -> np.ndarray:
     pixels u: with the preprocessing x = M u + b per pixel, w . x = (M^T w) . u + const. For
     VGG16 this swaps BGR back to RGB; for [-1, 1] models it only rescales (a bare Keras model
     is taken to read [-1, 1] input, ``helpers._core.model.preprocess_fn``)."""
-    from helpers.ascent import affine_preprocessing
-
     kernels = np.asarray(kernels, np.float32)
     if kernels.ndim != 4 or kernels.shape[2] != 3:
         raise ValueError(f"Expected kernels (kh, kw, 3, units) on the RGB input; got "
