@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from helpers import cam
 from helpers.plotting import overlay
@@ -22,29 +22,36 @@ METHODS = (*cam.METHODS, "Counterfactual")
 PIXEL_METHODS = ("Guided backprop", "Guided Grad-CAM")
 
 
-def explanation(vm, photo, cls: int, layer: str, method: str, score_channels=None):
-    """One class's map for ``photo``: a heatmap (H, W) in [0, 1] or a pixel map (H, W).
+def explanation(vm, photo, cls, layer: str, method: str, score_channels=None):
+    """One class's map for ``photo`` (uint8): a heatmap (h, w) in [0, 1] at the layer's
+    resolution, or a pixel map (H, W) for the guided methods; ``cls`` a name or an index.
 
     Raises:
         ValueError: unknown method (the message lists them).
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    batch = vm.preprocess(photo)
+    x = vm.preprocess(photo)[0]  # one image: one map back
     if method in PIXEL_METHODS:
-        grads = (cam.guided_backprop(vm, batch, cls) if method == "Guided backprop"
-                 else cam.guided_grad_cam(vm, batch, cls, layer))
-        return cam.pixel_map(grads, percentile=99.5)[0]
+        grads = (cam.guided_backprop(vm, x, cls) if method == "Guided backprop"
+                 else cam.guided_grad_cam(vm, x, cls, layer))
+        return cam.pixel_map(grads, percentile=99.5)
     options = {"max_channels": score_channels} if method == "Score-CAM" else {}
-    return cam.heatmaps(vm, batch, cls, method, None if method == "CAM" else layer,
-                        **options)[0]
+    return cam.heatmaps(vm, x, cls, method, None if method == "CAM" else layer, **options)
 
 
-def explanation_figure(vm, photo, cls: int, layer: str, method: str, opacity: float = 0.45,
-                       score_channels=None):
-    """The photo and the chosen map side by side; returns the figure."""
+def explanation_figure(vm, photo, cls, layer: str, method: str, opacity: float = 0.45,
+                       score_channels=None) -> Figure:
+    """The photo and the chosen map side by side; ``cls`` a name or an index.
+
+    A ``matplotlib.figure.Figure`` outside pyplot's global state, so that a widget callback
+    on another thread can draw it safely (see ``helpers.widgets``).
+    """
+    cls = vm.class_index(cls)
     heat = explanation(vm, photo, cls, layer, method, score_channels)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    probability = cam.class_probabilities(vm, vm.preprocess(photo)[0])[cls]
+    fig = Figure(figsize=(8, 4), layout="tight")
+    axes = fig.subplots(1, 2)
     axes[0].imshow(photo)
     axes[0].set_title("input", fontsize=9)
     if method in PIXEL_METHODS:  # a pixel map, coloured as in notebook 03
@@ -52,11 +59,10 @@ def explanation_figure(vm, photo, cls: int, layer: str, method: str, opacity: fl
     else:
         axes[1].imshow(overlay(photo, heat, alpha=opacity))
     where = "" if method in ("CAM", "Guided backprop") else layer
-    axes[1].set_title(f"{method}: {vm.class_names[cls]} ({vm.predict(photo)[0, cls]:.1%})"
-                      f"\n{where}", fontsize=9)
+    axes[1].set_title(f"{method}: {vm.class_names[cls]} ({probability:.1%})\n{where}",
+                      fontsize=9)
     for ax in axes:
         ax.axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -76,7 +82,7 @@ def cam_explorer(vm, image: str | None = None, layer: str | None = None, score_c
     from PIL import Image
 
     image = image if image in vm.samples else next(iter(vm.samples))
-    layer = layer or cam.resolve_layer(vm.model, None).name
+    layer = layer or vm.last_conv_layer()
     state = {"photo": vm.load(image)}
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload")
     sample = widgets.Dropdown(options=list(vm.samples), value=image, description="Sample")
@@ -100,7 +106,7 @@ def cam_explorer(vm, image: str | None = None, layer: str | None = None, score_c
             use_photo(vm.load(np.asarray(Image.open(io.BytesIO(content)).convert("RGB"))))
 
     def figure():
-        cls = vm.class_index(typed.value.strip()) if typed.value.strip() else top_class.value
+        cls = typed.value.strip() or top_class.value
         return explanation_figure(vm, state["photo"], cls, layer_pick.value, method.value,
                                   opacity.value, score_channels)
 

@@ -24,7 +24,10 @@ import keras
 import numpy as np
 
 from helpers import cam
-from helpers._core import graph as layer_tools
+from helpers._core.graph import all_layers, is_conv
+from helpers._core.inputs import BATCH_SIZE, check_count, prepare
+from helpers._core.model import keras_model, logits_model, preprocess_fn
+from helpers.images import resize_maps
 
 #: Pointing-game tolerance in pixels: Zhang et al.'s 15 px at 224 px, scaled to the 96-px
 #: scenes (6.4 px). It is also half the diagonal of one 8-px cell of the embedded model's
@@ -100,13 +103,14 @@ def quiet_heatmaps(model, x, classes, methods, layer=None, **options) -> dict[st
         return cam.all_heatmaps(model, x, classes, methods, layer, **options)
 
 
-def pointing_game(vm, scenes, methods=("Grad-CAM",), layer: str | None = None,
+def pointing_game(model, scenes, methods=("Grad-CAM",), layer: str | None = None,
                   tolerance: int = TOLERANCE, **options) -> dict[str, PointingGame]:
     """Play the pointing game: for every object of every scene, the map of its class must
     peak on it (within ``tolerance`` pixels).
 
     Args:
-        vm: the ``VisModel`` (it preprocesses the scenes).
+        model: a ``VisModel`` (whose preprocessing the scenes get) or a Keras model (taking
+            x / 127.5 - 1, as the embedded model does).
         scenes: ``shapes.Scenes`` with masks, e.g. ``make_scenes(200, seed, num_objects=2)``.
         methods: names from ``cam.METHODS``; computed together, sharing their work.
         layer: the layer for CAM-style methods (default: the last convolutional layer).
@@ -119,21 +123,22 @@ def pointing_game(vm, scenes, methods=("Grad-CAM",), layer: str | None = None,
     Raises:
         ValueError: the scenes do not fit the model, or bad options.
     """
-    if scenes.images.shape[1:3] != tuple(vm.input_size):
+    size = tuple(keras_model(model).input_shape[1:3])
+    if scenes.images.shape[1:3] != size:
         raise ValueError(f"The scenes are {scenes.images.shape[1]} px, the model takes "
-                         f"{vm.input_size[0]} px; render them with make_scenes(size=...).")
+                         f"{size[0]} px; render them with make_scenes(size=...).")
     n, objects = scenes.classes.shape
-    x = vm.preprocess(scenes.images)
+    x = np.asarray(preprocess_fn(model)(scenes.images.astype(np.float32)), np.float32)
     # every object's query in one batch (object-major), so each scene is seen once per method
     queries = np.concatenate([x] * objects)
-    maps = quiet_heatmaps(vm.model, queries, scenes.classes.T.reshape(-1), methods, layer,
+    maps = quiet_heatmaps(model, queries, scenes.classes.T.reshape(-1), methods, layer,
                           **options)
     reach = dilate(scenes.masks, tolerance)
     scene, obj = np.tile(np.arange(n), objects), np.repeat(np.arange(objects), n)
     results = {}
     for method, method_maps in maps.items():
         empty = method_maps.reshape(len(method_maps), -1).max(axis=1) <= 0
-        peak = cam.peaks(cam.upsample_maps(method_maps, scenes.images.shape[1:3]))
+        peak = cam.peaks(resize_maps(method_maps, scenes.images.shape[1:3]))
         hits = reach[scene, obj, peak[:, 0], peak[:, 1]] & ~empty
         results[method] = PointingGame(method, hits.reshape(objects, n).T,
                                        reach.mean(axis=(2, 3)), empty.reshape(objects, n).T,
@@ -152,7 +157,8 @@ class DeletionCurve:
     Attributes:
         method: what ordered the pixels ("random order" for the baseline).
         fractions: (S + 1,) share of the image removed at each step, from 0 up.
-        scores: (N, S + 1) probability of each image's class at each step.
+        scores: (N, S + 1) probability of each image's class at each step; (S + 1,) when
+            one image was given.
     """
 
     method: str
@@ -161,8 +167,8 @@ class DeletionCurve:
 
     @property
     def mean(self) -> np.ndarray:
-        """The curve averaged over images."""
-        return self.scores.mean(axis=0)
+        """The curve averaged over images (the curve itself for one image)."""
+        return self.scores if self.scores.ndim == 1 else self.scores.mean(axis=0)
 
     @property
     def auc(self) -> float:
@@ -182,7 +188,7 @@ def random_maps(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
                    patch: int = 8, max_fraction: float = 1.0, seed: int = 0,
-                   batch_size: int = cam.BATCH_SIZE) -> DeletionCurve:
+                   batch_size: int = BATCH_SIZE) -> DeletionCurve:
     """Remove the image patch by patch in the order of ``maps`` (most salient first) and
     track the class probability.
 
@@ -193,10 +199,12 @@ def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
     mean colour.
 
     Args:
-        model: a Keras model ending in logits, or a ``VisModel``.
-        x: preprocessed images (N, H, W, C).
-        classes: one class index per image (or one for all).
-        maps: (N, h, w) heatmaps at any resolution (upsampled to the image).
+        model: a ``VisModel`` or a Keras model (a final softmax is set aside: its logits'
+            softmax is the same probability).
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C).
+        classes: a class name or index for all images, or one per image.
+        maps: one heatmap per image, (h, w) or (N, h, w), at any resolution (upsampled to
+            the image).
         method: label for the curve.
         steps: number of equal removal steps.
         patch: side of the square patches in pixels.
@@ -207,17 +215,17 @@ def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
     Raises:
         ValueError: maps and images do not match, or a parameter is out of range.
     """
-    keras_model = cam.keras_model(model)
-    x = cam.check_images(keras_model, x)
-    classes = cam.check_classes(keras_model, classes, len(x))
+    call = prepare(model, x, classes)
+    x, classes = call.x, call.classes
     maps = np.asarray(maps, dtype=np.float32)
+    if call.single and maps.ndim == 2:
+        maps = maps[None]
     if maps.ndim != 3 or len(maps) != len(x):
         raise ValueError(f"Give one 2-D map per image: got maps of shape {maps.shape} for "
                          f"{len(x)} images.")
     height, width = x.shape[1:3]
-    if int(steps) < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}.")
-    if not 1 <= int(patch) <= min(height, width):
+    steps, patch = check_count("steps", steps), check_count("patch", patch)
+    if patch > min(height, width):
         raise ValueError(f"patch is a side in pixels from 1 to {min(height, width)}, got {patch}.")
     if not 0 < max_fraction <= 1:
         raise ValueError(f"max_fraction is a share of the image in (0, 1], got {max_fraction}.")
@@ -227,7 +235,7 @@ def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
     removed = np.round(fractions * rows * cols).astype(int)
     pixels_per_patch = np.bincount(patch_of.ravel())
     tie_breaker = np.random.default_rng(seed).random((len(x), rows * cols)) * 1e-6
-    upsampled = cam.upsample_maps(maps, (height, width))
+    upsampled = resize_maps(maps, (height, width))
     scores = np.zeros((len(x), steps + 1), dtype=np.float32)
     for i, image in enumerate(x):
         salience = np.bincount(patch_of.ravel(), upsampled[i].ravel()) / pixels_per_patch
@@ -237,8 +245,8 @@ def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
         gone = rank[patch_of][None] < removed[:, None, None]
         fill = image.mean(axis=(0, 1))
         variants = np.where(gone[..., None], fill, image[None]).astype(np.float32)
-        scores[i] = cam.class_probabilities(keras_model, variants, batch_size)[:, classes[i]]
-    return DeletionCurve(method, fractions, scores)
+        scores[i] = cam.class_probabilities(call.net, variants, batch_size)[:, classes[i]]
+    return DeletionCurve(method, fractions, call.output(scores))
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,7 +279,8 @@ class Randomization:
     Attributes:
         layers: the checkpoints, top down; at step j every layer from the output down to
             ``layers[j]`` (included) has fresh random weights.
-        maps: method -> (len(layers) + 1, N, ...) maps; index 0 is the trained model.
+        maps: method -> (len(layers) + 1, N, ...) maps, (len(layers) + 1, ...) for one
+            image; index 0 is the trained model.
         similarity: method -> (len(layers),) mean rank correlation with the trained model's
             maps, one per checkpoint; near 1 means the map ignores the randomization.
     """
@@ -291,15 +300,14 @@ class Randomization:
 
 
 def weighted_layers(model) -> list[str]:
-    """Names of the layers with weights, from the output down to the input."""
-    model = cam.keras_model(model)
-    return [layer.name for layer in reversed(layer_tools.all_layers(model)) if layer.weights]
+    """Names of the layers with weights of the model that is explained (a final softmax
+    set aside), from the output down to the input."""
+    return [layer.name for layer in reversed(all_layers(logits_model(model))) if layer.weights]
 
 
-def _default_checkpoints(model: keras.Model) -> list[str]:
-    return [layer.name for layer in reversed(layer_tools.all_layers(model))
-            if layer.weights and (layer_tools.is_conv(layer)
-                                  or isinstance(layer, keras.layers.Dense))]
+def _default_checkpoints(net: keras.Model) -> list[str]:
+    return [layer.name for layer in reversed(all_layers(net))
+            if layer.weights and (is_conv(layer) or isinstance(layer, keras.layers.Dense))]
 
 
 def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided backprop"),
@@ -311,9 +319,9 @@ def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided back
     initializer. The class explained stays the same at every step.
 
     Args:
-        model: a Keras model ending in logits, or a ``VisModel``.
-        x: preprocessed images (N, H, W, C).
-        classes: the class to explain, one per image (or one for all).
+        model: a ``VisModel`` or a Keras model (a final softmax is explained via its logits).
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C).
+        classes: the class to explain: a name or index for all images, or one per image.
         methods: names from ``cam.METHODS``.
         layers: checkpoints, top down (see ``Randomization``); default: every convolution
             and dense layer.
@@ -323,9 +331,8 @@ def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided back
     Raises:
         ValueError: an unknown method or checkpoint layer.
     """
-    model = cam.keras_model(model)
-    x = cam.check_images(model, x)
-    classes = cam.check_classes(model, classes, len(x))
+    call = prepare(model, x, classes)
+    model, x, classes = call.net, call.x, call.classes
     methods = [methods] if isinstance(methods, str) else list(methods)
     order = weighted_layers(model)
     checkpoints = _default_checkpoints(model) if layers is None else list(layers)
@@ -341,8 +348,8 @@ def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided back
     keras.utils.set_random_seed(seed)
     work, fresh = keras.models.clone_model(model), keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    work_layers = {layer.name: layer for layer in layer_tools.all_layers(work)}
-    fresh_layers = {layer.name: layer for layer in layer_tools.all_layers(fresh)}
+    work_layers = {layer.name: layer for layer in all_layers(work)}
+    fresh_layers = {layer.name: layer for layer in all_layers(fresh)}
 
     done = 0
     for depth in depths:
@@ -353,4 +360,6 @@ def cascading_randomization(model, x, classes, methods=("Grad-CAM", "Guided back
     maps = {m: np.stack([step[m] for step in steps]) for m in methods}
     similarity = {m: np.array([np.mean([rank_correlation(a, b) for a, b in zip(maps[m][0], s)])
                                for s in maps[m][1:]]) for m in methods}
+    if call.single:
+        maps = {m: stack[:, 0] for m, stack in maps.items()}
     return Randomization(checkpoints, maps, similarity)

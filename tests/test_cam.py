@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import cam
-from helpers.images import side_by_side
+from helpers import cam, last_conv_layer
+from helpers.images import resize_maps, side_by_side
 
 #: Cat face in data/images/cat.jpg resized to 224 x 224: (top, left, bottom, right), set by
 #: looking at the photo (the cat fills the left 4/5; background on the right and top-left).
@@ -117,8 +117,8 @@ def test_score_cam_max_channels_keeps_the_most_active(tiny_cnn, x16):
 
 def test_batches_give_the_same_maps_as_one_call(tiny_cnn, x16):
     whole = cam.grad_cam(tiny_cnn, x16, [0, 1, 2, 0])
-    one_by_one = np.concatenate([cam.grad_cam(tiny_cnn, image, c)
-                                 for image, c in zip(x16, [0, 1, 2, 0])])
+    one_by_one = np.stack([cam.grad_cam(tiny_cnn, image, c)
+                           for image, c in zip(x16, [0, 1, 2, 0])])
     np.testing.assert_allclose(whole, one_by_one, atol=1e-6)
     np.testing.assert_allclose(whole, cam.grad_cam(tiny_cnn, x16, [0, 1, 2, 0], batch_size=3),
                                atol=1e-6)
@@ -224,7 +224,7 @@ def test_guided_model_computes_the_same_scores_and_leaves_the_model_alone(tiny_c
 
 def test_guided_grad_cam_is_guided_backprop_times_upsampled_grad_cam(tiny_cnn, x16):
     product = cam.guided_grad_cam(tiny_cnn, x16, 1)
-    heat = cam.upsample_maps(cam.grad_cam(tiny_cnn, x16, 1), (16, 16))
+    heat = resize_maps(cam.grad_cam(tiny_cnn, x16, 1), (16, 16))
     np.testing.assert_allclose(product, cam.guided_backprop(tiny_cnn, x16, 1) * heat[..., None],
                                atol=1e-7)
 
@@ -272,7 +272,7 @@ def test_nested_base_works_where_the_tutorial_recipe_fails(transfer_model, pretr
     inner = pretrained_base.get_layer("base_conv2")
     with pytest.raises(ValueError, match="not connected"):
         keras.Model(transfer_model.inputs, [inner.output, transfer_model.output])
-    assert cam.resolve_layer(transfer_model, None).name == "base_conv2"
+    assert last_conv_layer(transfer_model) == "base_conv2"
     # independently: the base on rescaled input, then the head by hand
     scaled = tf.constant(x16 * 2.0 - 1.0)
     kernel, bias = transfer_model.get_layer("new_head").get_weights()
@@ -343,7 +343,7 @@ def test_untraceable_models_are_named():
     unbuilt = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.GlobalAveragePooling2D(),
                                 keras.layers.Dense(2)])
     for model in (subclassed, unbuilt):
-        with pytest.raises(ValueError, match="Functional or Sequential model with a known input"):
+        with pytest.raises(ValueError, match="Cannot trace the layers"):
             cam.grad_cam(model, np.zeros((1, 8, 8, 3), np.float32), 0)
 
 
@@ -351,25 +351,121 @@ def test_untraceable_models_are_named():
     (lambda m, x: cam.grad_cam(m, x, 0, layer="logits"), "not a spatial"),
     (lambda m, x: cam.grad_cam(m, x, 0, layer="gap"), "not a spatial"),
     (lambda m, x: cam.grad_cam(m, x, 0, layer="conv9"), "has no layer 'conv9'"),
-    (lambda m, x: cam.grad_cam(m, x, 3), r"Class index 3 is out of range.*3 classes"),
+    (lambda m, x: cam.grad_cam(m, x, 3), r"Class index 3 is out of range.*3 outputs"),
     (lambda m, x: cam.grad_cam(m, x, -1), "out of range"),
     (lambda m, x: cam.grad_cam(m, x, [0, 1]), "Got 2 classes for 4 images"),
-    (lambda m, x: cam.grad_cam(m, x, 0.5), "integer indices"),
-    (lambda m, x: cam.grad_cam(m, x, "tabby"), "vm.class_index"),
-    (lambda m, x: cam.grad_cam(m, x[:, :8], 0), r"shape \(N, 16x16x3\)"),
-    (lambda m, x: cam.grad_cam(m, x[..., :1], 0), "expects preprocessed images"),
-    (lambda m, x: cam.grad_cam(m, x[0, 0], 0), "expects preprocessed images"),
+    (lambda m, x: cam.grad_cam(m, x, 0.5), "a name or an integer index"),
+    (lambda m, x: cam.grad_cam(m, x, "tabby"), "plain Keras model has no class names"),
+    (lambda m, x: cam.grad_cam(m, x[:, :8], 0), r"batch \(N, 16, 16, 3\); got shape"),
+    (lambda m, x: cam.grad_cam(m, x[..., :1], 0), "Expected a preprocessed image"),
+    (lambda m, x: cam.grad_cam(m, x[0, 0], 0), "Expected a preprocessed image"),
     (lambda m, x: cam.grad_cam(m, (x * 0).astype(np.uint8), 0), "raw uint8"),
     (lambda m, x: cam.grad_cam(m, x * np.nan, 0), "NaN"),
     (lambda m, x: cam.grad_cam(m, x, 0, batch_size=0), "batch_size"),
     (lambda m, x: cam.score_cam(m, x, 0, max_channels=0), "max_channels"),
     (lambda m, x: cam.heatmaps(m, x, 0, "LIME"), "Unknown method 'LIME'"),
     (lambda m, x: cam.heatmaps(m, x, 0, "CAM", layer="conv1"), "CAM is defined on the last"),
-    (lambda m, x: cam.grad_cam("vgg16", x, 0), "Expected a Keras model"),
 ])
 def test_bad_input_is_named(tiny_cnn, x16, call, message):
     with pytest.raises(ValueError, match=message):
         call(tiny_cnn, x16)
+
+
+def test_a_model_name_instead_of_a_model_is_a_type_error(x16):
+    with pytest.raises(TypeError, match="Expected a VisModel or a Keras model"):
+        cam.grad_cam("vgg16", x16, 0)
+
+
+# --- the contract: one image, class names, VisModel or Keras model, softmax -------------
+
+
+ONE_IMAGE = {
+    "cam": lambda m, x, c: cam.cam(m, x, c),
+    "grad_cam": lambda m, x, c: cam.grad_cam(m, x, c),
+    "counterfactual": lambda m, x, c: cam.grad_cam(m, x, c, counterfactual=True),
+    "grad_cam_plus_plus": lambda m, x, c: cam.grad_cam_plus_plus(m, x, c),
+    "score_cam": lambda m, x, c: cam.score_cam(m, x, c, max_channels=4),
+    "guided_backprop": lambda m, x, c: cam.guided_backprop(m, x, c),
+    "guided_grad_cam": lambda m, x, c: cam.guided_grad_cam(m, x, c),
+    "all_heatmaps": lambda m, x, c: cam.all_heatmaps(m, x, c),
+    "feature_gradients": lambda m, x, c: cam.feature_gradients(m, x, c),
+    "feature_maps": lambda m, x, c: cam.feature_maps(m, x),
+    "class_probabilities": lambda m, x, c: cam.class_probabilities(m, x),
+}
+
+
+def first_image(result):
+    if isinstance(result, dict):
+        return {key: value[0] for key, value in result.items()}
+    if isinstance(result, tuple):
+        return tuple(value[0] for value in result)
+    return result[0]
+
+
+def assert_same(a, b, atol=1e-5):
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        a, b = [a[k] for k in sorted(a)], [b[k] for k in sorted(b)]
+    for u, v in zip(a, b) if isinstance(a, list | tuple) else [(a, b)]:
+        assert np.shape(u) == np.shape(v)
+        np.testing.assert_allclose(u, v, atol=atol)
+
+
+@pytest.mark.filterwarnings("ignore::helpers.cam.EmptyHeatmapWarning")
+@pytest.mark.parametrize("technique", sorted(ONE_IMAGE))
+def test_one_image_in_gives_one_map_out(tiny_cnn, x16, technique):
+    run = ONE_IMAGE[technique]
+    assert_same(run(tiny_cnn, x16[1], 2), first_image(run(tiny_cnn, x16[1:], 2)))
+
+
+def test_one_image_gives_one_map_of_the_layers_size(tiny_cnn, x16):
+    assert cam.grad_cam(tiny_cnn, x16[0], 0).shape == (8, 8)
+    assert cam.guided_backprop(tiny_cnn, x16[0], 0).shape == (16, 16, 3)
+    assert cam.pixel_map(cam.guided_backprop(tiny_cnn, x16[0], 0)).shape == (16, 16)
+    maps = cam.all_heatmaps(tiny_cnn, x16[0], 0, ["Grad-CAM", "Guided backprop"])
+    assert maps["Grad-CAM"].shape == (8, 8) and maps["Guided backprop"].shape == (16, 16)
+    assert tuple(cam.peaks(maps["Grad-CAM"])) == tuple(cam.peaks(maps["Grad-CAM"][None])[0])
+
+
+def test_classes_by_name_equal_classes_by_index(shapes_model):
+    x = shapes_model.preprocess("star_and_ring")[0]
+    star, ring = shapes_model.class_index("star"), shapes_model.class_index("ring")
+    np.testing.assert_array_equal(cam.grad_cam(shapes_model, x, "star"),
+                                  cam.grad_cam(shapes_model, x, star))
+    both = cam.grad_cam(shapes_model, np.stack([x, x]), ["star", ring])
+    np.testing.assert_allclose(both[1], cam.grad_cam(shapes_model, x, "ring"), atol=1e-6)
+    np.testing.assert_allclose(both[0], cam.grad_cam(shapes_model, x, star), atol=1e-6)
+
+
+def test_a_vis_model_and_its_keras_model_give_the_same_maps(shapes_model):
+    x = shapes_model.preprocess("star_and_ring")[0]
+    for method in cam.METHODS:
+        options = {"max_channels": 8} if method == "Score-CAM" else {}
+        np.testing.assert_allclose(cam.heatmaps(shapes_model, x, 1, method, **options),
+                                   cam.heatmaps(shapes_model.model, x, 1, method, **options),
+                                   atol=1e-6)
+
+
+def test_grad_cam_of_a_softmax_model_is_grad_cam_of_its_logits(tiny_cnn, x16, capsys):
+    """A final Dense(softmax) is explained through its logits, with a one-line notice."""
+    features = keras.Model(tiny_cnn.input, tiny_cnn.get_layer("gap").output)
+    dense = tiny_cnn.get_layer("logits")
+    softmax_head = keras.layers.Dense(3, activation="softmax", name="probabilities")
+    softmax_model = keras.Model(tiny_cnn.input, softmax_head(features.output), name="soft")
+    softmax_head.set_weights(dense.get_weights())
+    maps = cam.grad_cam(softmax_model, x16, [0, 1, 2, 0])
+    assert "'soft' ends in a softmax; explaining its logits" in capsys.readouterr().out
+    np.testing.assert_allclose(maps, cam.grad_cam(tiny_cnn, x16, [0, 1, 2, 0]), atol=1e-6)
+    np.testing.assert_allclose(cam.class_probabilities(softmax_model, x16),
+                               softmax_model(x16).numpy(), atol=1e-6)
+
+
+def test_feature_maps_are_the_passes_maps_and_logits(tiny_cnn, x16):
+    features, logits = cam.feature_maps(tiny_cnn, x16, "conv1")
+    same, _, same_logits = cam.feature_gradients(tiny_cnn, x16, 0, "conv1")
+    np.testing.assert_allclose(features, same, atol=1e-6)
+    np.testing.assert_allclose(logits, tiny_cnn(x16).numpy(), atol=1e-5)
+    np.testing.assert_allclose(same_logits, logits, atol=1e-6)
 
 
 # --- a real photo ----------------------------------------------------------------------
@@ -378,9 +474,9 @@ def test_bad_input_is_named(tiny_cnn, x16, call, message):
 def test_cat_photo_grad_cam_peaks_on_the_cat(mobilenet):
     image = mobilenet.load("cat")
     top_cat = next(i for i, name, _ in mobilenet.top_k(image, k=5) if name in CAT_CLASSES)
-    x = mobilenet.preprocess(image)
+    x = mobilenet.preprocess(image)[0]
     heat = cam.grad_cam(mobilenet, x, top_cat)
-    row, col = cam.peaks(cam.upsample_maps(heat, (224, 224)))[0]
+    row, col = cam.peaks(resize_maps(heat, (224, 224)))
     top, left, bottom, right = CAT_BOX
     assert top <= row <= bottom and left <= col <= right, (row, col)
     # MobileNet's head is global average pooling + a 1x1 convolution: CAM is exact there too
@@ -394,5 +490,5 @@ def test_grad_cam_for_the_cat_peaks_on_the_cats_half(mobilenet):
     cat = next(i for i, name in top if name in CAT_CLASSES)
     coffee = next(i for i, name in top if name in COFFEE_CLASSES)
     heat = cam.grad_cam(mobilenet, np.repeat(mobilenet.preprocess(pair), 2, axis=0), [cat, coffee])
-    (_, cat_col), (_, coffee_col) = cam.peaks(cam.upsample_maps(heat, (224, 224)))
+    (_, cat_col), (_, coffee_col) = cam.peaks(resize_maps(heat, (224, 224)))
     assert cat_col < 112 <= coffee_col, (cat_col, coffee_col)

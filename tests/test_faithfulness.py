@@ -40,6 +40,13 @@ def test_dilate_grows_masks_by_a_disk():
     np.testing.assert_array_equal(faithfulness.dilate(mask, 0), mask)
 
 
+def test_pointing_game_takes_a_vis_model_or_its_keras_model(shapes_model):
+    scenes = shapes.make_scenes(6, seed=POINTING_SEED + 3, num_objects=2)
+    by_vm = faithfulness.pointing_game(shapes_model, scenes)["Grad-CAM"]
+    by_keras = faithfulness.pointing_game(shapes_model.model, scenes)["Grad-CAM"]
+    np.testing.assert_array_equal(by_vm.hits, by_keras.hits)
+
+
 def test_pointing_game_summary():
     hits = np.array([[True, True], [True, False], [False, False], [True, True]])
     game = faithfulness.PointingGame("m", hits, np.full((4, 2), 0.1), np.zeros((4, 2), bool), 6)
@@ -99,6 +106,24 @@ def test_deletion_removes_whole_patches_in_map_order(tiny_cnn, x16):
                                rtol=1e-5)
 
 
+def test_one_image_gives_one_deletion_curve(tiny_cnn, x16):
+    ranking = np.array([[4.0, 3.0], [2.0, 1.0]])
+    one = faithfulness.deletion_curve(tiny_cnn, x16[0], 1, ranking, steps=4)
+    batch = faithfulness.deletion_curve(tiny_cnn, x16[:1], 1, ranking[None], steps=4)
+    assert one.scores.shape == (5,)
+    np.testing.assert_allclose(one.scores, batch.scores[0], rtol=1e-6)
+    assert one.auc == pytest.approx(batch.auc)
+
+
+def test_deletion_takes_a_vis_model_and_a_class_name(shapes_model, single_scenes):
+    x, scenes = single_scenes
+    name = shapes.CLASSES[scenes.labels[0]]
+    by_name = faithfulness.deletion_curve(shapes_model, x[0], name, scenes.masks[0, 0], steps=3)
+    by_index = faithfulness.deletion_curve(shapes_model.model, x[0], int(scenes.labels[0]),
+                                           scenes.masks[0, 0], steps=3)
+    np.testing.assert_allclose(by_name.scores, by_index.scores, rtol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(maps=np.ones((2, 4, 4))), "one 2-D map per image"),
     (dict(maps=np.ones((3, 4))), "one 2-D map per image"),
@@ -142,6 +167,14 @@ def test_cascading_randomization_leaves_the_model_alone(tiny_cnn, x16):
     assert result.similarity["Grad-CAM"].shape == (3,)
     assert np.all(np.abs(result.similarity["Grad-CAM"]) <= 1)
     assert "logits" in result.table()
+
+
+def test_cascading_randomization_of_one_image_gives_its_maps(tiny_cnn, x16):
+    one = faithfulness.cascading_randomization(tiny_cnn, x16[0], 1, ["Grad-CAM"])
+    batch = faithfulness.cascading_randomization(tiny_cnn, x16[:1], 1, ["Grad-CAM"])
+    assert one.maps["Grad-CAM"].shape == (4, 8, 8)
+    np.testing.assert_allclose(one.maps["Grad-CAM"], batch.maps["Grad-CAM"][:, 0], atol=1e-6)
+    np.testing.assert_allclose(one.similarity["Grad-CAM"], batch.similarity["Grad-CAM"])
 
 
 def test_grad_cam_passes_the_sanity_check_guided_backprop_fails(shapes_model):
