@@ -82,8 +82,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     vm = load_model(args.model)
     image = vm.load(next(iter(vm.samples)))
-    x = vm.preprocess(image)[0]
-    cls = int(vm.logits(image)[0].argmax())
+    x = vm.preprocess(image)
+    cls = int(vm.logits(image).argmax())
     n = args.samples
     print(f"{vm.name}: {n} inputs of {x.shape}, best of {args.repeats} after a warm-up; ratio = "
           "loop time / batched time (higher: batching wins)")

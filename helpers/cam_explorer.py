@@ -31,7 +31,7 @@ def explanation(vm, photo, cls, layer: str, method: str, score_channels=None):
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    x = vm.preprocess(photo)[0]  # one image: one map back
+    x = vm.preprocess(photo)  # one image: one map back
     if method in PIXEL_METHODS:
         grads = (cam.guided_backprop(vm, x, cls) if method == "Guided backprop"
                  else cam.guided_grad_cam(vm, x, cls, layer))
@@ -49,7 +49,7 @@ def explanation_figure(vm, photo, cls, layer: str, method: str, opacity: float =
     """
     cls = vm.class_index(cls)
     heat = explanation(vm, photo, cls, layer, method, score_channels)
-    probability = cam.class_probabilities(vm, vm.preprocess(photo)[0])[cls]
+    probability = cam.class_probabilities(vm, vm.preprocess(photo))[cls]
     fig = Figure(figsize=(8, 4), layout="tight")
     axes = fig.subplots(1, 2)
     axes[0].imshow(photo)

@@ -22,6 +22,7 @@ import numpy as np
 from helpers._core.graph import activation_name, all_layers
 from helpers._core.inputs import BATCH_SIZE
 from helpers._core.model import logits_model
+from helpers._core.progress import progress
 from helpers.cam_pass import class_probabilities
 from helpers.images import resize_maps
 
@@ -145,6 +146,6 @@ def _channel_scores(net, image, features, max_channels, batch_size):
     probabilities = np.concatenate([
         class_probabilities(net, image * resize_maps(maps[i:i + batch_size],
                                                      image.shape[:2])[..., None], batch_size)
-        for i in range(0, len(maps), batch_size)])
+        for i in progress(range(0, len(maps), batch_size), desc="Score-CAM channels")])
     probabilities[span[:, 0, 0] <= 0] = 0.0  # a constant map marks no place in the image
     return channels, probabilities

@@ -126,9 +126,8 @@ class VisModel:
         return load_image(source, size=self.input_size)
 
     def preprocess(self, images) -> np.ndarray:
-        """One uint8 RGB image (H, W, 3) or a batch, resized if needed, to model input.
-
-        A sample name, path or URL is loaded first.
+        """Uint8 RGB pixels to model input, resized if needed: one image (H, W, 3), a sample
+        name, path or URL gives one input (h, w, 3); a batch or list of images gives a batch.
 
         Raises:
             ValueError: the array is not an RGB image or batch of them.
@@ -136,7 +135,8 @@ class VisModel:
         if isinstance(images, str | os.PathLike):
             images = self.load(images)
         batch = np.asarray(images)
-        if batch.ndim == 3:
+        single = batch.ndim == 3
+        if single:
             batch = batch[None]
         if batch.ndim != 4 or batch.shape[-1] != 3:
             raise ValueError(
@@ -145,19 +145,25 @@ class VisModel:
             )
         if batch.shape[1:3] != self.input_size:
             batch = np.stack([self.load(image) for image in batch])
-        return np.asarray(self.preprocess_fn(batch.astype(np.float32)), dtype=np.float32)
+        x = np.asarray(self.preprocess_fn(batch.astype(np.float32)), dtype=np.float32)
+        return x[0] if single else x
 
     def logits(self, images) -> np.ndarray:
-        """Pre-softmax scores f_c for uint8 images, shape (N, classes)."""
-        return keras.ops.convert_to_numpy(self.model(self.preprocess(images), training=False))
+        """Pre-softmax scores f_c of uint8 images: (classes,) for one image, (N, classes) for
+        a batch."""
+        x = self.preprocess(images)
+        scores = keras.ops.convert_to_numpy(self.model(x[None] if x.ndim == 3 else x,
+                                                       training=False))
+        return scores[0] if x.ndim == 3 else scores
 
     def predict(self, images) -> np.ndarray:
-        """Class probabilities (softmax of the logits), shape (N, classes)."""
+        """Class probabilities (softmax of the logits): (classes,) for one image, (N, classes)
+        for a batch."""
         return keras.ops.convert_to_numpy(keras.ops.softmax(self.logits(images), axis=-1))
 
     def top_k(self, image, k: int = 5) -> list[tuple[int, str, float]]:
         """The ``k`` most probable classes of one image as (index, name, probability)."""
-        probs = self.predict(image)[0]
+        probs = np.atleast_2d(self.predict(image))[0]
         order = np.argsort(probs)[::-1][:k]
         return [(int(i), self.class_names[i], float(probs[i])) for i in order]
 

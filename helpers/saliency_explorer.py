@@ -66,8 +66,8 @@ class SaliencyExplorer:
         if image not in self.images:
             raise ValueError(f"Unknown image {image!r}; choose one of {', '.join(self.images)}.")
         photo = self.images[image]
-        x = self.vm.preprocess(photo)[0]
-        probabilities = self.vm.predict(photo)[0]
+        x = self.vm.preprocess(photo)
+        probabilities = self.vm.predict(photo)
         index = int(probabilities.argmax()) if cls is None else class_index(self.vm, cls)
         name = self.vm.class_names[index]
         if method == "integrated_gradients":
@@ -93,9 +93,9 @@ class SaliencyExplorer:
 
     def _named_baseline(self, name: str, photo: np.ndarray) -> np.ndarray:
         if name == "black":
-            return self.vm.preprocess(np.zeros_like(photo))[0]
+            return self.vm.preprocess(np.zeros_like(photo))
         if name == "grey":
-            return self.vm.preprocess(np.full_like(photo, 128))[0]
+            return self.vm.preprocess(np.full_like(photo, 128))
         raise ValueError(f"Unknown baseline {name!r}; use 'black', 'grey' or an array.")
 
 
@@ -114,7 +114,7 @@ def saliency_explorer(vm, images: dict, image=None, cls=None):
     explorer = SaliencyExplorer(vm, images)
     image = image or next(iter(explorer.images))
     if cls is None:
-        cls = int(vm.logits(explorer.images[image])[0].argmax())
+        cls = int(vm.logits(explorer.images[image]).argmax())
     style = {"description_width": "initial"}
     pick_image = widgets.Dropdown(options=list(explorer.images), value=image,
                                   description="image", style=style)

@@ -428,7 +428,7 @@ def test_one_image_gives_one_map_of_the_layers_size(tiny_cnn, x16):
 
 
 def test_classes_by_name_equal_classes_by_index(shapes_model):
-    x = shapes_model.preprocess("star_and_ring")[0]
+    x = shapes_model.preprocess("star_and_ring")
     star, ring = shapes_model.class_index("star"), shapes_model.class_index("ring")
     np.testing.assert_array_equal(cam.grad_cam(shapes_model, x, "star"),
                                   cam.grad_cam(shapes_model, x, star))
@@ -438,7 +438,7 @@ def test_classes_by_name_equal_classes_by_index(shapes_model):
 
 
 def test_a_vis_model_and_its_keras_model_give_the_same_maps(shapes_model):
-    x = shapes_model.preprocess("star_and_ring")[0]
+    x = shapes_model.preprocess("star_and_ring")
     for method in cam.METHODS:
         options = {"max_channels": 8} if method == "Score-CAM" else {}
         np.testing.assert_allclose(cam.heatmaps(shapes_model, x, 1, method, **options),
@@ -474,7 +474,7 @@ def test_feature_maps_are_the_passes_maps_and_logits(tiny_cnn, x16):
 def test_cat_photo_grad_cam_peaks_on_the_cat(mobilenet):
     image = mobilenet.load("cat")
     top_cat = next(i for i, name, _ in mobilenet.top_k(image, k=5) if name in CAT_CLASSES)
-    x = mobilenet.preprocess(image)[0]
+    x = mobilenet.preprocess(image)
     heat = cam.grad_cam(mobilenet, x, top_cat)
     row, col = cam.peaks(resize_maps(heat, (224, 224)))
     top, left, bottom, right = CAT_BOX
@@ -489,6 +489,7 @@ def test_grad_cam_for_the_cat_peaks_on_the_cats_half(mobilenet):
     top = [(i, name) for i, name, _ in mobilenet.top_k(pair, k=10)]
     cat = next(i for i, name in top if name in CAT_CLASSES)
     coffee = next(i for i, name in top if name in COFFEE_CLASSES)
-    heat = cam.grad_cam(mobilenet, np.repeat(mobilenet.preprocess(pair), 2, axis=0), [cat, coffee])
+    x = mobilenet.preprocess(pair)
+    heat = cam.grad_cam(mobilenet, np.stack([x, x]), [cat, coffee])
     (_, cat_col), (_, coffee_col) = cam.peaks(resize_maps(heat, (224, 224)))
     assert cat_col < 112 <= coffee_col, (cat_col, coffee_col)

@@ -8,7 +8,7 @@ from helpers import cam, cam_explorer
 
 def test_each_heatmap_is_the_cam_modules_own(shapes_model):
     photo = shapes_model.load("star_and_ring")
-    x = shapes_model.preprocess(photo)[0]
+    x = shapes_model.preprocess(photo)
     layer = shapes_model.last_conv_layer()
     for method in ("Grad-CAM", "Grad-CAM++", "Counterfactual"):
         shown = cam_explorer.explanation(shapes_model, photo, 3, layer, method)

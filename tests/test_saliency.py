@@ -132,7 +132,7 @@ def test_saliency_map_dispatches_with_parameters(tiny_cnn, x):
 
 @pytest.mark.parametrize("name", ["circle", "triangle", "ring"])
 def test_integrated_gradients_completeness_on_the_shapes_model(shapes_model, name):
-    x = shapes_model.preprocess(shapes_model.samples[name])[0]
+    x = shapes_model.preprocess(shapes_model.samples[name])
     black = shapes_model.preprocess(np.zeros((96, 96, 3), np.uint8))
     for baseline in (None, black):  # default steps, mid-grey and black baselines
         ig = saliency.integrated_gradients(shapes_model, x, name, baseline=baseline)
@@ -141,7 +141,7 @@ def test_integrated_gradients_completeness_on_the_shapes_model(shapes_model, nam
 
 @pytest.mark.parametrize("method", saliency.METHODS)
 def test_maps_of_a_black_image_have_its_size_and_no_nan(shapes_model, method):
-    x = shapes_model.preprocess(np.zeros((96, 96, 3), np.uint8))[0]
+    x = shapes_model.preprocess(np.zeros((96, 96, 3), np.uint8))
     saliency_map = saliency.saliency_map(shapes_model, x, "star", method)
     assert saliency_map.shape == (96, 96)
     assert np.isfinite(saliency_map).all() and (saliency_map >= 0).all()
@@ -157,7 +157,7 @@ def test_maps_find_the_object_better_than_chance(shapes_model, scenes):
 
 
 def test_flamingo_by_name_on_mobilenet(mobilenet):
-    x = mobilenet.preprocess("coffee")[0]
+    x = mobilenet.preprocess("coffee")
     saliency_map = saliency.vanilla_gradient(mobilenet, x, "flamingo")
     assert mobilenet.class_index("flamingo") == 130
     assert saliency_map.shape == (224, 224) and np.isfinite(saliency_map).all()
@@ -176,7 +176,7 @@ def test_one_image_gives_one_result_and_a_batch_a_batch(tiny_cnn, x):
 
 
 def test_a_vis_model_by_class_name_and_its_keras_model_by_index_agree(shapes_model):
-    x = shapes_model.preprocess(shapes_model.samples["star"])[0]
+    x = shapes_model.preprocess(shapes_model.samples["star"])
     by_name = saliency.smoothgrad(shapes_model, x, "star", samples=4)
     by_index = saliency.smoothgrad(shapes_model.model, x, shapes_model.class_index("star"),
                                    samples=4)
@@ -320,7 +320,7 @@ def test_figures_draw(shapes_model):
     import matplotlib.pyplot as plt
 
     image = shapes_model.samples["star"]
-    x = shapes_model.preprocess(image)[0]
+    x = shapes_model.preprocess(image)
     maps = {method: saliency.saliency_map(shapes_model, x, "star", method)
             for method in ("vanilla", "gradient_x_input")}
     assert len(saliency.show_maps(image, maps).axes) == 6
@@ -337,7 +337,7 @@ def test_figures_draw(shapes_model):
 def test_smoothgrad_without_noise_on_mobilenet_is_the_gradient_up_to_rounding(mobilenet):
     # A batch of copies is summed in another order than one image; with oneDNN a ReLU whose
     # input is within rounding of 0 can flip, so compare relative to the map's scale.
-    x = mobilenet.preprocess("cat")[0]
+    x = mobilenet.preprocess("cat")
     vanilla = saliency.vanilla_gradient(mobilenet, x, "Egyptian_cat")
     smooth = saliency.smoothgrad(mobilenet, x, "Egyptian_cat", noise=0.0, samples=2)
     assert np.abs(smooth - vanilla).max() < 0.01 * vanilla.max()

@@ -21,7 +21,7 @@ def vgg16():
 
 @pytest.fixture(scope="module")
 def cat(vgg16):
-    return vgg16.preprocess("cat")
+    return vgg16.preprocess("cat")[None]  # a batch of one
 
 
 def test_vgg16_is_the_lecture_architecture(vgg16):

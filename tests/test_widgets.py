@@ -23,6 +23,7 @@ def test_figure_png_renders_and_closes():
 
 def test_each_show_replaces_the_picture_even_from_other_threads():
     pytest.importorskip("ipywidgets")
+    plt.close("all")  # figures other tests left open are not this test's
     panel = skeleton.Panel()
     pictures = []
     for value in (0.1, 0.9, 0.5):

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from helpers._core.model import class_indices, keras_model, logits_model, refuse_probabilities
+from helpers._core.progress import progress
 
 #: Images per compiled call when a technique does not say otherwise; bounds memory.
 BATCH_SIZE = 32
@@ -121,9 +122,11 @@ def check_positive(name: str, value) -> float:
 
 def in_batches(fn, batch_size: int, *arrays):
     """``fn`` applied to aligned chunks of ``arrays`` of at most ``batch_size`` rows; the
-    results (arrays, or tuples of arrays) concatenated. Splitting only bounds memory."""
-    parts = [fn(*(a[i:i + batch_size] for a in arrays))
-             for i in range(0, len(arrays[0]), batch_size)]
+    results (arrays, or tuples of arrays) concatenated. Splitting only bounds memory; many
+    chunks (Score-CAM's masked images, SmoothGrad's or Integrated Gradients' samples of a
+    batch, a scan of many images) show a progress bar."""
+    starts = progress(range(0, len(arrays[0]), batch_size), desc="batches")
+    parts = [fn(*(a[i:i + batch_size] for a in arrays)) for i in starts]
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(p) for p in zip(*parts))
     return np.concatenate(parts)

@@ -22,6 +22,7 @@ from helpers._core.compiled import cached, compiled, quiet_tracing
 from helpers._core.inputs import check_count, check_positive
 from helpers._core.model import (affine_preprocessing, keras_model, preprocess_fn,
                                  refuse_probabilities)
+from helpers._core.progress import progress
 from helpers.ascent import param as _param
 from helpers.ascent.network import image_size, num_channels
 from helpers.ascent.objectives import Objective, check_units, objective_model, score
@@ -236,7 +237,7 @@ def _ascend_batch(graph: _AscentGraph, units, reg, steps, lr, init, start, seed,
     history, rms_seen = np.zeros((steps, n), np.float32), np.zeros(n, np.float32)
     fixed_scale = tf.zeros(n)
     moments = (tf.zeros_like(param), tf.zeros_like(param))
-    for t in range(steps):
+    for t in progress(range(steps), desc=f"ascent, {n} image{'s' * (n > 1)}"):
         mode = {"every_step": 0, "first_step": 0 if t == 0 else 1, "adam": 2}[reg.normalize]
         param, moments, value, rms = graph.step(param, moments, t=tf.constant(t),
                                                 mode=tf.constant(mode),

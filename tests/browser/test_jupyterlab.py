@@ -77,6 +77,7 @@ def lab(tmp_path_factory):
     served = tmp_path_factory.mktemp("served")
     shutil.copytree(ROOT / "notebooks", served / "notebooks")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # kernels draw inline
+    env["CNNVIS_PROGRESS"] = "1"  # a student sees progress bars: they must render too
     log = open(state / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
