@@ -696,3 +696,12 @@ def test_feature_visualizations_are_computed_once(tiny_cnn, monkeypatch):
     assert calls == [[4, 5]]
     for c in (4, 5):
         assert again[c] is None and first[c] is None or np.array_equal(again[c], first[c])
+
+
+def test_a_bare_keras_model_is_tuned_as_a_minus_one_to_one_model(shapes_model):
+    size = shapes_model.input_size[0]
+    grid = stimuli.edges(size)
+    bare = circuits.orientation_tuning(shapes_model.model, "block1_conv1", grid,
+                                       preprocess=lambda x: x / 127.5 - 1.0)
+    default = circuits.orientation_tuning(shapes_model.model, "block1_conv1", grid)
+    np.testing.assert_allclose(default.responses, bare.responses, rtol=1e-5, atol=1e-5)

@@ -156,14 +156,10 @@ def _as_stimulus_grid(stimuli, orientations, radii):
 
 
 def _preprocessor(model, preprocess):
-    """uint8-range RGB -> model input: ``preprocess``, or the VisModel's own. A bare Keras
-    model must say: stimuli are drawn as pixels, and guessing its preprocessing would
-    silently give the wrong contrast."""
+    """uint8-range RGB -> model input: ``preprocess``, or the model's own
+    (``helpers._core.model.preprocess_fn``: a bare Keras model is taken to read [-1, 1])."""
     keras_model(model)  # a model, or the contract's TypeError
-    if preprocess is None:
-        if not hasattr(model, "preprocess_fn"):
-            raise ValueError("A bare Keras model needs preprocess= (uint8 RGB -> model input).")
-        preprocess = preprocess_fn(model)
+    preprocess = preprocess or preprocess_fn(model)
     return lambda rgb: np.asarray(preprocess(rgb), np.float32)
 
 

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from helpers._core.activations import layer_outputs
 from helpers._core.geometry import layer_table
-from helpers._core.graph import (CONV_TYPES, POOL_TYPES, activation_name, batch_norm_after,
-                                 batch_norm_scale, get_layer, parents)
+from helpers._core.graph import (CONV_TYPES, POOL_TYPES, RELU_NAMES, activation_name,
+                                 batch_norm_after, batch_norm_scale, get_layer, parents)
 from helpers._core.inputs import as_batch
 from helpers._core.model import keras_model
 from helpers.circuits.graph import path_between, unit_layer
@@ -34,7 +34,7 @@ _IDENTITY = (keras.layers.ReLU, keras.layers.Dropout, keras.layers.SpatialDropou
 _LINEARIZABLE = CONV_TYPES + POOL_TYPES + _IDENTITY + (keras.layers.BatchNormalization,
                                                        keras.layers.ZeroPadding2D)
 #: Activations that linearizing replaces by the identity.
-_IDENTITY_ACTIVATIONS = ("relu", "relu6", "linear")
+_IDENTITY_ACTIVATIONS = (*RELU_NAMES, "linear")
 #: Image side used to measure the geometry of a model that accepts any size: large enough
 #: for every window of the supported models to fit.
 _FREE_SIZE = 1024
