@@ -37,6 +37,11 @@ def _attributions(result):
     return result.attributions
 
 
+def _strengths(circ):
+    """A circuit as (input channel, strength) rows."""
+    return np.array([(c.channel, c.strength) for c in circ.connections])
+
+
 def _first(result):
     """The first image's part of a batched result (arrays, tuples or dicts of arrays)."""
     if isinstance(result, dict):
@@ -77,8 +82,13 @@ CLASS_TECHNIQUES = {
     "saliency.integrated_gradients":
         lambda m, x, c: _attributions(saliency.integrated_gradients(m, x, c, steps=8)),
     "saliency.scores_and_gradients": lambda m, x, c: saliency.scores_and_gradients(m, x, c),
+    "saliency.saliency_map": lambda m, x, c: saliency.saliency_map(m, x, c, "vanilla"),
     "class_neurons.objective_gradient_rms":
         lambda m, x, c: class_neurons.objective_gradient_rms(m, x, c),
+    "class_neurons.predict": lambda m, x, c: class_neurons.predict(m, x, c).probabilities,
+    "cam.feature_gradients": lambda m, x, c: cam.feature_gradients(m, x, c),
+    "faithfulness.deletion_curve": lambda m, x, c: faithfulness.deletion_curve(
+        m, x, c, np.asarray(x).mean(axis=-1), steps=4, patch=16).scores,
 }
 
 # Techniques that read the network on images without a class: (model, x) -> per-image result.
@@ -89,6 +99,16 @@ IMAGE_TECHNIQUES = {
     "circuits.central_responses": lambda m, x: circuits.central_responses(m, LAYER, x),
 }
 
+# Techniques that sum up all the images they are given into one answer: (model, x) -> result.
+SUMMARY_TECHNIQUES = {
+    "sparsity.distillation_stats":
+        lambda m, x: sparsity.distillation_stats(m, [LAYER], x).never_active_fraction,
+    "filters.activation_similarity": lambda m, x: filters.activation_similarity(m, LAYER, x),
+    "circuits.most_active_unit": lambda m, x: circuits.most_active_unit(m, LAYER, x),
+    "circuits.linearization_quality":
+        lambda m, x: circuits.linearization_quality(m, "block2_conv1", LAYER, x),
+}
+
 # Techniques of a layer alone: (model) -> result.
 LAYER_TECHNIQUES = {
     "receptive_field.layer_table": lambda m, layer: receptive_field.layer_table(m, layers=[layer]),
@@ -97,6 +117,12 @@ LAYER_TECHNIQUES = {
     "ascent.num_filters": lambda m, layer: ascent.num_filters(m, layer),
     "circuits.effective_kernel": lambda m, layer: circuits.effective_kernel(m, layer),
     "circuits.unit_scale": lambda m, layer: circuits.unit_scale(m, layer),
+    "circuits.expanded_weights":
+        lambda m, layer: circuits.expanded_weights(m, "block1_conv1", layer),
+    "circuits.circuit": lambda m, layer: _strengths(circuits.circuit(m, layer, 0)),
+    "probes.needs_edge": lambda m, layer: probes.needs_edge(m, layer),
+    "ascent.maximize_filters": lambda m, layer: ascent.maximize_filters(
+        m, layer, [0], steps=2, size=32).images,
 }
 
 
@@ -119,6 +145,13 @@ def test_image_techniques_accept_a_vis_model_or_its_keras_model(technique, lab, 
     _close(run(lab, x), run(lab.model, x))
 
 
+@pytest.mark.parametrize("technique", sorted(SUMMARY_TECHNIQUES))
+def test_summaries_accept_a_vis_model_or_its_keras_model_and_one_image(technique, lab, x):
+    run = SUMMARY_TECHNIQUES[technique]
+    _close(run(lab, x), run(lab.model, x))
+    _close(run(lab, x[0]), run(lab, x[:1]))
+
+
 @pytest.mark.parametrize("technique", sorted(LAYER_TECHNIQUES))
 def test_layer_techniques_accept_a_vis_model_or_its_keras_model(technique, lab):
     run = LAYER_TECHNIQUES[technique]
@@ -129,13 +162,20 @@ def test_layer_techniques_accept_a_vis_model_or_its_keras_model(technique, lab):
         _close(a, b)
 
 
-@pytest.mark.parametrize("technique", sorted({**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES}))
+@pytest.mark.parametrize("technique", sorted({**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES,
+                                              **SUMMARY_TECHNIQUES}))
 def test_anything_but_a_model_is_refused_with_a_type_error_naming_the_fix(technique, x):
-    run = {**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES}[technique]
+    run = {**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES, **SUMMARY_TECHNIQUES}[technique]
     args = (x, CLASS) if technique in CLASS_TECHNIQUES else (x,)
     with pytest.raises(TypeError, match=r"Expected a VisModel or a Keras model; got str\. "
                                         r"Load one with helpers\.load_model"):
         run("mobilenet", *args)
+
+
+@pytest.mark.parametrize("technique", sorted(LAYER_TECHNIQUES))
+def test_layer_techniques_refuse_anything_but_a_model_the_same_way(technique):
+    with pytest.raises(TypeError, match=r"^Expected a VisModel or a Keras model; got str\."):
+        LAYER_TECHNIQUES[technique]("mobilenet", LAYER)
 
 
 # ---------------------------------------------------------------------------- images
@@ -167,10 +207,13 @@ BAD_IMAGES = {
 }
 
 
+ALL_IMAGE_TECHNIQUES = {**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES, **SUMMARY_TECHNIQUES}
+
+
 @pytest.mark.parametrize("bad", sorted(BAD_IMAGES))
-@pytest.mark.parametrize("technique", sorted({**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES}))
+@pytest.mark.parametrize("technique", sorted(ALL_IMAGE_TECHNIQUES))
 def test_a_bad_image_gets_the_same_error_everywhere(technique, bad, lab, x):
-    run = {**CLASS_TECHNIQUES, **IMAGE_TECHNIQUES}[technique]
+    run = ALL_IMAGE_TECHNIQUES[technique]
     spoil, message = BAD_IMAGES[bad]
     args = (CLASS,) if technique in CLASS_TECHNIQUES else ()
     with pytest.raises(ValueError, match=message):
