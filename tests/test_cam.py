@@ -270,8 +270,9 @@ def transfer_model(pretrained_base):
 def test_nested_base_works_where_the_tutorial_recipe_fails(transfer_model, pretrained_base,
                                                            x16):
     inner = pretrained_base.get_layer("base_conv2")
-    with pytest.raises(ValueError, match="not connected"):
-        keras.Model(transfer_model.inputs, [inner.output, transfer_model.output])
+    # Keras 3.14+ refuses the model ("not connected"); earlier ones build it and fail on call
+    with pytest.raises((ValueError, KeyError)):
+        keras.Model(transfer_model.inputs, [inner.output, transfer_model.output])(x16)
     assert last_conv_layer(transfer_model) == "base_conv2"
     # independently: the base on rescaled input, then the head by hand
     scaled = tf.constant(x16 * 2.0 - 1.0)
