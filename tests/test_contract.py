@@ -42,13 +42,17 @@ def _strengths(circ):
     return np.array([(c.channel, c.strength) for c in circ.connections])
 
 
-def _first(result):
-    """The first image's part of a batched result (arrays, tuples or dicts of arrays)."""
+def _nth(result, i: int):
+    """Image ``i``'s part of a batched result (arrays, tuples or dicts of arrays)."""
     if isinstance(result, dict):
-        return {key: _first(value) for key, value in result.items()}
+        return {key: _nth(value, i) for key, value in result.items()}
     if isinstance(result, tuple):
-        return tuple(_first(value) for value in result)
-    return np.asarray(result)[0]
+        return tuple(_nth(value, i) for value in result)
+    return np.asarray(result)[i]
+
+
+def _first(result):
+    return _nth(result, 0)
 
 
 def _close(a, b, tol=1e-4):
@@ -234,15 +238,7 @@ def test_one_class_per_image_is_each_images_own_class(technique, lab, x):
     run = CLASS_TECHNIQUES[technique]
     both = run(lab, x, [CLASS, _name(lab, 0)])
     _close(_first(both), run(lab, x[0], CLASS), tol=1e-3)
-    _close(_first(run(lab, x[1:], 0)), _second(both), tol=1e-3)
-
-
-def _second(result):
-    if isinstance(result, dict):
-        return {key: _second(value) for key, value in result.items()}
-    if isinstance(result, tuple):
-        return tuple(_second(value) for value in result)
-    return np.asarray(result)[1]
+    _close(_first(run(lab, x[1:], 0)), _nth(both, 1), tol=1e-3)
 
 
 BAD_CLASSES = {
