@@ -23,7 +23,8 @@ from helpers._core.graph import feature_layers, require_spatial
 from helpers._core.inputs import as_batch, check_count
 from helpers._core.model import keras_model, preprocess_fn
 from helpers.images import resize_maps
-from helpers.plotting import ACTIVATION_CMAP, check_channels, grid_shape, one_image_maps
+from helpers.plotting import (ACTIVATION_CMAP, check_channels, grid_shape, new_figure,
+                              one_image_maps)
 from helpers.widgets import Panel
 
 #: Channels per page of a grid: 8 x 8 panels stay readable in a notebook.
@@ -304,7 +305,7 @@ class ActivationExplorer:
         peak = float(act.max())
         photo = self.images[image]
         # Fixed panel positions: an automatic layout engine would double the drawing time.
-        fig = plt.figure(figsize=(12.5, 4.2))
+        fig = new_figure(figsize=(12.5, 4.2))
         axes = [fig.add_axes(rect) for rect in ([0.01, 0.04, 0.28, 0.8], [0.32, 0.04, 0.28, 0.8],
                                                 [0.73, 0.15, 0.25, 0.69])]
         cax = fig.add_axes([0.605, 0.12, 0.01, 0.64])

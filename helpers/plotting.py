@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from helpers.images import resize_maps
 
@@ -23,6 +26,33 @@ def grid_shape(n: int, ncols: int | None = None) -> tuple[int, int]:
     if cols <= 0:
         raise ValueError(f"ncols must be positive, got {ncols}.")
     return math.ceil(n / cols), cols
+
+
+_OFFSCREEN = threading.local()
+
+
+@contextlib.contextmanager
+def offscreen():
+    """Inside this block, on this thread, ``new_figure`` makes figures outside pyplot.
+
+    An explorer's callback runs on another kernel thread in JupyterLab; a figure registered
+    with pyplot there can be picked up half drawn by the inline backend's end-of-cell hook.
+    ``widgets.Panel`` draws inside this block, so the same figure functions serve a notebook
+    cell (pyplot shows the figure) and an explorer (the panel renders it itself).
+    """
+    _OFFSCREEN.on = True
+    try:
+        yield
+    finally:
+        _OFFSCREEN.on = False
+
+
+def new_figure(**kwargs):
+    """``plt.figure(**kwargs)``, or a ``matplotlib.figure.Figure`` unknown to pyplot inside
+    ``offscreen()``."""
+    if getattr(_OFFSCREEN, "on", False):
+        return Figure(**kwargs)
+    return plt.figure(**kwargs)
 
 
 def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=None,
@@ -45,8 +75,9 @@ def show_images(images, titles=None, ncols=None, size=2.2, cmap=None, suptitle=N
         raise ValueError(f"Got {len(titles)} titles for {len(images)} images.")
     rows, cols = grid_shape(len(images), ncols)
     # constrained layout keeps each title clear of the panel above it, even with a suptitle
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + (0.4 if suptitle else 0)),
-                             squeeze=False, layout="constrained")
+    fig = new_figure(figsize=(size * cols, size * rows + (0.4 if suptitle else 0)),
+                     layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):

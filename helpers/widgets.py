@@ -17,6 +17,8 @@ from typing import Callable
 
 import matplotlib.pyplot as plt
 
+from helpers.plotting import offscreen
+
 #: Resolution of explorer pictures: the inline backend's default, so they match the notebook.
 DPI = 100
 
@@ -50,7 +52,8 @@ class Panel:
         start = time.perf_counter()
         self.status.value = busy
         try:
-            fig = draw()
+            with offscreen():  # figure functions build their figures outside pyplot here
+                fig = draw()
         except Exception as err:  # noqa: BLE001 - shown to the student, who can fix the input
             self.say(f"{type(err).__name__}: {err}")
             self.status.value = "failed"

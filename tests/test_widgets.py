@@ -49,3 +49,26 @@ def test_an_error_is_one_readable_line_in_the_output():
     (only,) = panel.out.outputs
     assert only["text"] == "ValueError: Unknown class name 'flamngo'. Did you mean: flamingo?\n"
     assert panel.status.value == "failed"
+
+
+def test_figures_drawn_in_a_panel_never_reach_pyplot():
+    pytest.importorskip("ipywidgets")
+    from helpers.plotting import new_figure, show_images
+
+    plt.close("all")
+    panel = skeleton.Panel()
+    seen = []
+
+    def draw():
+        fig = show_images([np.eye(4)] * 2)
+        seen.append((type(fig).__name__, plt.get_fignums()))
+        return fig
+
+    worker = threading.Thread(target=panel.show, args=(draw,))
+    worker.start()
+    worker.join()
+    assert seen == [("Figure", [])], "the figure was registered with pyplot"
+    assert panel.out.outputs[0]["data"]["image/png"]
+    outside = new_figure()
+    assert plt.fignum_exists(outside.number), "outside a panel, figures are pyplot's (shown)"
+    plt.close(outside)

@@ -14,6 +14,7 @@ from matplotlib.patches import ConnectionPatch
 from helpers.circuits.equivariance import kernel_image, rotate_kernel
 from helpers.circuits.tuning import Tuning
 from helpers.circuits.wiring import Circuit
+from helpers.plotting import new_figure
 
 WEIGHT_CMAP = "RdBu_r"  # red excites, blue inhibits
 #: Smallest font size of panel titles, in points: smaller ones are unreadable in the lectures.
@@ -66,7 +67,7 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
     n = len(connections)
     vmax = vmax or max(float(np.abs(c.weights).max()) for c in connections) or 1.0
     height = 0.95 * max(n, 2) + 0.8
-    fig = plt.figure(figsize=(6.2, height))
+    fig = new_figure(figsize=(6.2, height))
     grid = fig.add_gridspec(max(n, 2), 4, width_ratios=[1, 1, 1.3, 2.0], wspace=0.12,
                             hspace=0.45, left=0.11, right=0.97, top=1 - 0.62 / height,
                             bottom=0.1 / height)
