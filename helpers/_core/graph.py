@@ -80,11 +80,6 @@ def is_conv(layer) -> bool:
     return isinstance(layer, CONV_TYPES)
 
 
-def is_pool(layer) -> bool:
-    """Whether ``layer`` is a local (not global) 2-D max or average pooling."""
-    return isinstance(layer, POOL_TYPES)
-
-
 def activation_name(layer) -> str:
     """The name of ``layer``'s built-in activation ('linear' when it has none)."""
     activation = getattr(layer, "activation", None)

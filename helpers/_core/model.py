@@ -91,15 +91,13 @@ def class_index(model, cls) -> int:
         ValueError: unknown name (close names suggested), index out of range, a name given
             for a plain Keras model (it has no class names), or neither a name nor an integer.
     """
+    if isinstance(cls, bool) or not isinstance(cls, str | int | np.integer):
+        raise ValueError(f"A class is a name or an integer index; got {cls!r}.")
     if hasattr(model, "class_index"):
-        if not isinstance(cls, str | int | np.integer):
-            raise ValueError(f"A class is a name or an integer index; got {cls!r}.")
         return model.class_index(cls)
     if isinstance(cls, str):
         raise ValueError(f"Class {cls!r} is a name, but a plain Keras model has no class "
                          "names. Pass a VisModel (helpers.load_model(...)) or a class index.")
-    if not isinstance(cls, int | np.integer) or isinstance(cls, bool):
-        raise ValueError(f"A class is a name or an integer index; got {cls!r}.")
     count = num_classes(model)
     if not 0 <= int(cls) < count:
         raise ValueError(f"Class index {int(cls)} is out of range: the model has {count} "
