@@ -12,6 +12,9 @@ S = ReLU(sum_k alpha_k^c A_k) / S_max:
 - ``grad_cam_plus_plus``: pixel-weighted positive gradients, better for several instances;
 - ``score_cam``: alpha = the class probability of the image masked by each upsampled map
   (one forward pass per channel, batched; no gradients);
+- ``layer_cam``: element-wise weights ReLU(d f_c / d A_ijk): fine maps from early layers;
+- ``hires_cam``: element-wise weights d f_c / d A_ijk, i.e. the map sum_k dA * A before the
+  ReLU: what the layer's units add to the score to first order, with no averaging;
 - ``guided_backprop`` (from ``helpers.guided``) and ``guided_grad_cam``: pixel-level
   gradients through ReLUs that pass only positive gradients, optionally masked by Grad-CAM.
 
@@ -27,7 +30,9 @@ References:
     Localization" (ICCV 2017); Chattopadhay et al., "Grad-CAM++: Generalized Gradient-based
     Visual Explanations for Deep Convolutional Networks" (WACV 2018); Wang et al.,
     "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks"
-    (CVPR Workshops 2020).
+    (CVPR Workshops 2020); Jiang et al., "LayerCAM: Exploring Hierarchical Class Activation
+    Maps for Localization" (IEEE TIP 2021); Draelos & Carin, "Use HiResCAM instead of
+    Grad-CAM for faithful explanations of convolutional neural networks" (arXiv 2020).
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from helpers._core.graph import resolve_layer
 from helpers._core.inputs import BATCH_SIZE, check_count, prepare
 from helpers.cam_pass import class_probabilities, feature_gradients, feature_maps, feature_model
 from helpers.cam_weights import (cam_head, cam_weights, grad_cam_plus_plus_weights,
-                                 grad_cam_weights, score_cam_weights)
+                                 grad_cam_weights, hires_cam_weights, layer_cam_weights,
+                                 score_cam_weights)
 from helpers.guided import GuidedGate, guided_backprop, guided_model, pixel_map
 from helpers.images import resize_maps
 
@@ -50,7 +56,8 @@ __all__ = [
     "all_heatmaps", "cam", "cam_head", "cam_weights", "class_probabilities",
     "feature_gradients", "feature_maps", "feature_model", "grad_cam", "grad_cam_plus_plus",
     "grad_cam_plus_plus_weights", "grad_cam_weights", "guided_backprop", "guided_grad_cam",
-    "guided_model", "heatmaps", "normalize_maps", "peaks", "pixel_map", "score_cam",
+    "guided_model", "heatmaps", "hires_cam", "hires_cam_weights", "layer_cam",
+    "layer_cam_weights", "normalize_maps", "peaks", "pixel_map", "score_cam",
     "score_cam_weights",
 ]
 
@@ -58,7 +65,8 @@ __all__ = [
 EMPTY_TOLERANCE = 1e-6
 
 #: Method names accepted by ``heatmaps``, in the order the notebook shows them.
-METHODS = ("CAM", "Grad-CAM", "Grad-CAM++", "Score-CAM", "Guided backprop", "Guided Grad-CAM")
+METHODS = ("CAM", "Grad-CAM", "Grad-CAM++", "Score-CAM", "LayerCAM", "HiResCAM",
+           "Guided backprop", "Guided Grad-CAM")
 
 
 class EmptyHeatmapWarning(UserWarning):
@@ -163,6 +171,27 @@ def score_cam(model, x, classes, layer: str | None = None, max_channels: int | N
                     batch_size=batch_size)
 
 
+def layer_cam(model, x, classes, layer: str | None = None,
+              batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """LayerCAM (Jiang et al. 2021): S = ReLU(sum_k ReLU(d f_c / d A_k) * A_k) / S_max, the
+    product taken position by position. Each unit is weighed by its own positive gradient
+    rather than by its channel's mean, so an early layer (``layer='block2_conv2'``) gives a
+    fine map that still follows the class. As ``grad_cam`` otherwise; the map has the
+    layer's resolution."""
+    return heatmaps(model, x, classes, "LayerCAM", layer, batch_size=batch_size)
+
+
+def hires_cam(model, x, classes, layer: str | None = None,
+              batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """HiResCAM (Draelos & Carin 2020): S = ReLU(sum_k d f_c / d A_k * A_k) / S_max, the
+    product taken position by position, before any ReLU. Unlike Grad-CAM's channel means,
+    it never moves evidence from one position to another: summed over the map, it is the
+    layer's first-order share of the score. Where the layer is followed only by global
+    average pooling and a dense layer the gradient is the same at every position and
+    HiResCAM equals Grad-CAM. As ``grad_cam`` otherwise."""
+    return heatmaps(model, x, classes, "HiResCAM", layer, batch_size=batch_size)
+
+
 def guided_grad_cam(model, x, classes, layer: str | None = None,
                     batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Guided Grad-CAM: guided backpropagation times the upsampled Grad-CAM heatmap.
@@ -224,7 +253,8 @@ def all_heatmaps(model, x, classes, methods=METHODS, layer: str | None = None,
 
 def _cam_maps(call, layer, methods, max_channels, batch_size) -> dict[str, np.ndarray]:
     """The CAM-style maps among ``methods`` (and Grad-CAM, Guided Grad-CAM's mask), each a
-    weight function over one shared pass."""
+    weight function over one shared pass: per-channel weights (N, 1, 1, K) or per-unit
+    weights (N, h, w, K) times A, summed over the channels."""
     net, x, classes = call.net, call.x, call.classes
     features, grads, logits = core_gradients.feature_gradients(net, x, classes, layer,
                                                                batch_size)
@@ -235,6 +265,8 @@ def _cam_maps(call, layer, methods, max_channels, batch_size) -> dict[str, np.nd
         "Grad-CAM++": lambda: grad_cam_plus_plus_weights(features, grads),
         "Score-CAM": lambda: score_cam_weights(net, x, features, classes, max_channels,
                                                batch_size),
+        "LayerCAM": lambda: layer_cam_weights(grads),
+        "HiResCAM": lambda: hires_cam_weights(grads),
     }
     wanted = set(methods) | ({"Grad-CAM"} if "Guided Grad-CAM" in methods else set())
     return {m: normalize_maps((weights[m]() * features).sum(axis=-1), m, classes)

@@ -1,13 +1,19 @@
 """The weight functions of the CAM family: each turns the shared pass (feature maps A,
-gradients g = d f_c / d A, logits) into channel weights alpha_k^c of shape (N, 1, 1, K), and
-the heatmap is ReLU(sum_k alpha_k^c A_k) / S_max (``cam.normalize_maps``).
+gradients g = d f_c / d A, logits) into weights alpha^c, and the heatmap is
+ReLU(sum_k alpha^c_k A_k) / S_max (``cam.normalize_maps``). The weights are per channel,
+(N, 1, 1, K), or, for LayerCAM and HiResCAM, per unit, (N, h, w, K): the same product and
+sum over k then weighs every position of a channel on its own.
 
 - CAM: alpha = w_k^c, the dense weights of a global-average-pooling head (Zhou et al. 2016);
 - Grad-CAM: alpha = 1/|I x J| sum_ij g_ijk (Selvaraju et al. 2017); its counterfactual
   uses -g;
 - Grad-CAM++: alpha = sum_ij a_ijk ReLU(g_ijk) (Chattopadhay et al. 2018);
 - Score-CAM: alpha = the class probability of the image masked by the upsampled A_k
-  (Wang et al. 2020).
+  (Wang et al. 2020);
+- LayerCAM: alpha_ijk = ReLU(g_ijk), element-wise (Jiang et al. 2021);
+- HiResCAM: alpha_ijk = g_ijk, element-wise: sum_k g A is the gradient-times-activation of
+  the layer, and its sum over the map is what the score's first-order expansion credits to
+  the layer (Draelos & Carin 2020).
 
 Import them from ``helpers.cam``.
 """
@@ -107,6 +113,23 @@ def grad_cam_plus_plus_weights(features: np.ndarray, grads: np.ndarray) -> np.nd
     denominator = 2.0 * g2 + features.sum(axis=(1, 2), keepdims=True) * g3
     alpha = g2 / np.where(denominator != 0.0, denominator, 1.0)
     return (alpha * np.maximum(grads, 0.0)).sum(axis=(1, 2), keepdims=True)
+
+
+def layer_cam_weights(grads: np.ndarray) -> np.ndarray:
+    """LayerCAM's element-wise weights ReLU(g_ijk), shape (N, h, w, K): each position keeps
+    its own positive gradient, so the map ReLU(sum_k ReLU(g_k) A_k) keeps the layer's
+    resolution instead of one weight per channel (Jiang et al., "LayerCAM: Exploring
+    Hierarchical Class Activation Maps for Localization", IEEE TIP 2021)."""
+    return np.maximum(grads, 0.0)
+
+
+def hires_cam_weights(grads: np.ndarray) -> np.ndarray:
+    """HiResCAM's element-wise weights g_ijk, shape (N, h, w, K): the map sum_k g_k A_k
+    (before the ReLU) is the element-wise gradient times activation (Draelos & Carin,
+    "Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional neural
+    networks", arXiv:2011.08891, 2020). Where the layer is followed only by global average
+    pooling and a dense head, g is constant over the map and HiResCAM is Grad-CAM."""
+    return grads
 
 
 def score_cam_weights(model, x: np.ndarray, features: np.ndarray, classes,

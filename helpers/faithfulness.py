@@ -3,16 +3,19 @@
 - ``pointing_game``: does the map's peak lie on the object of the asked class? Checked on
   the synthetic two-object scenes, whose object masks are known.
 - ``deletion_curve``: how fast the class probability falls when the patches a map calls most
-  important are removed first, against removing them in random order.
+  important are removed first, against removing them in random order; ``insertion_curve``:
+  how fast it comes back when they are put back first into a blurred image (both from
+  ``helpers.patch_curves``).
 - ``cascading_randomization``: the model-randomization sanity check. Layers are re-initialized
   from the top down; a map that explains *this* model must change with it.
 
 References:
     Zhang et al., "Top-down Neural Attention by Excitation Backprop" (ECCV 2016) for the
     pointing game; Petsiuk et al., "RISE: Randomized Input Sampling for Explanation of
-    Black-box Models" (BMVC 2018) for the deletion metric, and Samek et al., "Evaluating the
-    Visualization of What a Deep Neural Network Has Learned" (IEEE TNNLS 2017) for removing
-    patches; Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS 2018).
+    Black-box Models" (BMVC 2018) for the deletion and insertion metrics, and Samek et al.,
+    "Evaluating the Visualization of What a Deep Neural Network Has Learned" (IEEE TNNLS
+    2017) for removing patches; Adebayo et al., "Sanity Checks for Saliency Maps" (NeurIPS
+    2018).
 """
 
 from __future__ import annotations
@@ -23,16 +26,26 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from helpers import cam
+from helpers import cam, occlusion
 from helpers._core.graph import all_layers, is_conv
-from helpers._core.inputs import BATCH_SIZE, check_count, prepare
+from helpers._core.inputs import prepare
 from helpers._core.model import keras_model, logits_model, preprocess_fn
 from helpers.images import resize_maps
+from helpers.patch_curves import (DeletionCurve, PatchCurve, blur, deletion_curve,
+                                  insertion_curve, random_maps)
+
+__all__ = ["OCCLUSION", "TOLERANCE", "DeletionCurve", "PatchCurve", "PointingGame",
+           "Randomization", "blur", "cascading_randomization", "deletion_curve", "dilate",
+           "insertion_curve", "pointing_game", "quiet_heatmaps", "random_maps",
+           "rank_correlation", "weighted_layers"]
 
 #: Pointing-game tolerance in pixels: Zhang et al.'s 15 px at 224 px, scaled to the 96-px
 #: scenes (6.4 px). It is also half the diagonal of one 8-px cell of the embedded model's
 #: last feature map: a peak cell that touches the object counts.
 TOLERANCE = 6
+
+#: The method name of occlusion sensitivity (``helpers.occlusion``) beside ``cam.METHODS``.
+OCCLUSION = "Occlusion"
 
 
 # ---------------------------------------------------------------------------------------
@@ -95,12 +108,21 @@ def dilate(masks: np.ndarray, radius: int) -> np.ndarray:
     return grown
 
 
-def quiet_heatmaps(model, x, classes, methods, layer=None, **options) -> dict[str, np.ndarray]:
+def quiet_heatmaps(model, x, classes, methods, layer=None, occlusion_options=None,
+                   **options) -> dict[str, np.ndarray]:
     """``cam.all_heatmaps`` without ``EmptyHeatmapWarning``s: in a measurement an empty map
-    is a result (counted by the caller), not a surprise."""
+    is a result (counted by the caller), not a surprise. ``methods`` may include
+    ``OCCLUSION`` ("Occlusion"): ``occlusion.occlusion_heatmaps`` at the image's resolution,
+    with ``occlusion_options`` (patch, stride, baseline, ...)."""
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    others = [m for m in methods if m != OCCLUSION]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", cam.EmptyHeatmapWarning)
-        return cam.all_heatmaps(model, x, classes, methods, layer, **options)
+        maps = cam.all_heatmaps(model, x, classes, others, layer, **options) if others else {}
+        if OCCLUSION in methods:
+            maps[OCCLUSION] = occlusion.occlusion_heatmaps(model, x, classes,
+                                                           **(occlusion_options or {}))
+    return {m: maps[m] for m in methods}
 
 
 def pointing_game(model, scenes, methods=("Grad-CAM",), layer: str | None = None,
@@ -112,10 +134,12 @@ def pointing_game(model, scenes, methods=("Grad-CAM",), layer: str | None = None
         model: a ``VisModel`` (whose preprocessing the scenes get) or a Keras model (taking
             x / 127.5 - 1, as the embedded model does).
         scenes: ``shapes.Scenes`` with masks, e.g. ``make_scenes(200, seed, num_objects=2)``.
-        methods: names from ``cam.METHODS``; computed together, sharing their work.
+        methods: names from ``cam.METHODS`` (computed together, sharing their work) and
+            ``OCCLUSION``.
         layer: the layer for CAM-style methods (default: the last convolutional layer).
         tolerance: pixels a peak may lie outside the mask.
-        options: passed to ``cam.all_heatmaps`` (e.g. ``max_channels`` for Score-CAM).
+        options: passed to ``quiet_heatmaps`` (e.g. ``max_channels`` for Score-CAM,
+            ``occlusion_options=dict(patch=12)``).
 
     Returns:
         method name -> ``PointingGame``.
@@ -144,109 +168,6 @@ def pointing_game(model, scenes, methods=("Grad-CAM",), layer: str | None = None
                                        reach.mean(axis=(2, 3)), empty.reshape(objects, n).T,
                                        tolerance)
     return results
-
-
-# ---------------------------------------------------------------------------------------
-# Deletion
-
-
-@dataclass
-class DeletionCurve:
-    """Class probability as the most salient pixels are removed first.
-
-    Attributes:
-        method: what ordered the pixels ("random order" for the baseline).
-        fractions: (S + 1,) share of the image removed at each step, from 0 up.
-        scores: (N, S + 1) probability of each image's class at each step; (S + 1,) when
-            one image was given.
-    """
-
-    method: str
-    fractions: np.ndarray
-    scores: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        """The curve averaged over images (the curve itself for one image)."""
-        return self.scores if self.scores.ndim == 1 else self.scores.mean(axis=0)
-
-    @property
-    def auc(self) -> float:
-        """Area under the mean curve divided by the range removed: the mean probability
-        along the way. Lower means the map found what the score rests on."""
-        mean, steps = self.mean, np.diff(self.fractions)
-        return float(np.sum(steps * (mean[1:] + mean[:-1]) / 2) / self.fractions[-1])
-
-    def __str__(self) -> str:
-        return f"{self.method:>16}: deletion AUC {self.auc:.3f}"
-
-
-def random_maps(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """(n, H, W) maps of independent uniform noise: a random pixel order, the baseline."""
-    return np.random.default_rng(seed).random((n, *size), dtype=np.float32)
-
-
-def deletion_curve(model, x, classes, maps, method: str = "", steps: int = 16,
-                   patch: int = 8, max_fraction: float = 1.0, seed: int = 0,
-                   batch_size: int = BATCH_SIZE) -> DeletionCurve:
-    """Remove the image patch by patch in the order of ``maps`` (most salient first) and
-    track the class probability.
-
-    Patches, not single pixels: scattered single removed pixels act as noise that alone
-    destroys a CNN's score, whatever their order, which would reward scattered maps. Every
-    map (and the random baseline) is compared at the same patch size, scored by its mean
-    over each patch (Samek et al.'s region perturbation). A removed patch takes the image's
-    mean colour.
-
-    Args:
-        model: a ``VisModel`` or a Keras model (a final softmax is set aside: its logits'
-            softmax is the same probability).
-        x: one preprocessed image (H, W, C) or a batch (N, H, W, C).
-        classes: a class name or index for all images, or one per image.
-        maps: one heatmap per image, (h, w) or (N, h, w), at any resolution (upsampled to
-            the image).
-        method: label for the curve.
-        steps: number of equal removal steps.
-        patch: side of the square patches in pixels.
-        max_fraction: share of the patches removed at the last step; below 1 when the
-            objects are small and the interesting part of the curve is its start.
-        seed: random tie-breaking between equal map values (e.g. all-zero regions).
-
-    Raises:
-        ValueError: maps and images do not match, or a parameter is out of range.
-    """
-    call = prepare(model, x, classes)
-    x, classes = call.x, call.classes
-    maps = np.asarray(maps, dtype=np.float32)
-    if call.single and maps.ndim == 2:
-        maps = maps[None]
-    if maps.ndim != 3 or len(maps) != len(x):
-        raise ValueError(f"Give one 2-D map per image: got maps of shape {maps.shape} for "
-                         f"{len(x)} images.")
-    height, width = x.shape[1:3]
-    steps, patch = check_count("steps", steps), check_count("patch", patch)
-    if patch > min(height, width):
-        raise ValueError(f"patch is a side in pixels from 1 to {min(height, width)}, got {patch}.")
-    if not 0 < max_fraction <= 1:
-        raise ValueError(f"max_fraction is a share of the image in (0, 1], got {max_fraction}.")
-    rows, cols = -(-height // patch), -(-width // patch)
-    patch_of = (np.arange(height)[:, None] // patch) * cols + np.arange(width)[None] // patch
-    fractions = np.linspace(0.0, max_fraction, steps + 1)
-    removed = np.round(fractions * rows * cols).astype(int)
-    pixels_per_patch = np.bincount(patch_of.ravel())
-    tie_breaker = np.random.default_rng(seed).random((len(x), rows * cols)) * 1e-6
-    upsampled = resize_maps(maps, (height, width))
-    scores = np.zeros((len(x), steps + 1), dtype=np.float32)
-    for i, image in enumerate(x):
-        salience = np.bincount(patch_of.ravel(), upsampled[i].ravel()) / pixels_per_patch
-        # rank 0 is the most salient patch; step s removes the patches ranked below removed[s]
-        rank = np.empty(rows * cols, dtype=int)
-        rank[np.argsort(-(salience + tie_breaker[i]))] = np.arange(rows * cols)
-        gone = rank[patch_of][None] < removed[:, None, None]
-        fill = image.mean(axis=(0, 1))
-        variants = np.where(gone[..., None], fill, image[None]).astype(np.float32)
-        scores[i] = cam.class_probabilities(call.net, variants, batch_size)[:, classes[i]]
-    return DeletionCurve(method, fractions, call.output(scores))
 
 
 # ---------------------------------------------------------------------------------------

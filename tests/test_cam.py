@@ -153,6 +153,67 @@ def test_cam_equals_grad_cam_on_the_embedded_model(shapes_model):
                                    atol=1e-4)
 
 
+# --- LayerCAM and HiResCAM: element-wise weights --------------------------------------
+
+
+def safe_normalization(raw):
+    """The lecture's normalization, with maps that have no positive value left at zero."""
+    positive = np.maximum(raw, 0)
+    peak = positive.max(axis=(1, 2), keepdims=True)
+    return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0)
+
+
+@pytest.mark.filterwarnings("ignore::helpers.cam.EmptyHeatmapWarning")  # random weights
+@pytest.mark.parametrize("layer", ["conv1", "conv2"])
+def test_layer_cam_and_hires_cam_match_their_formulas(tiny_cnn, x16, layer):
+    classes = np.array([0, 1, 2, 0])
+    features, grads, _ = reference_features(tiny_cnn, layer, x16, classes)
+    np.testing.assert_allclose(cam.layer_cam(tiny_cnn, x16, classes, layer=layer),
+                               safe_normalization((np.maximum(grads, 0) * features).sum(-1)),
+                               atol=1e-5)
+    np.testing.assert_allclose(cam.hires_cam(tiny_cnn, x16, classes, layer=layer),
+                               safe_normalization((grads * features).sum(-1)), atol=1e-5)
+
+
+def test_hires_cam_is_grad_cam_where_only_pooling_and_a_dense_layer_follow(shapes_model):
+    """Theory: after global average pooling and a dense layer, d f_c / d A_ijk = w_k^c / (h w)
+    at every position, so the element-wise product sums to Grad-CAM's map."""
+    from helpers import shapes
+
+    scenes = shapes.make_scenes(8, seed=4243, num_objects=2)
+    x = shapes_model.preprocess(scenes.images)
+    for k in range(2):
+        maps = cam.all_heatmaps(shapes_model, x, scenes.classes[:, k], ["Grad-CAM", "HiResCAM"])
+        np.testing.assert_allclose(maps["HiResCAM"], maps["Grad-CAM"], atol=1e-5)
+    # one layer further down the gradient varies over the map and the two part ways
+    inner = cam.all_heatmaps(shapes_model, x, scenes.classes[:, 0], ["Grad-CAM", "HiResCAM"],
+                             layer="block4_conv1")
+    assert np.abs(inner["HiResCAM"] - inner["Grad-CAM"]).max() > 0.1
+
+
+def test_layer_cam_of_an_early_layer_is_finer_than_grad_cam_of_the_last(shapes_model):
+    """LayerCAM at block2_conv2 has 4 x 4 times the resolution of Grad-CAM at the last
+    layer: at the image's size its region above half the peak is a small fraction of
+    Grad-CAM's, and its peak still lies on the object (within the pointing game's 6 px).
+    Measured on 24 single-object scenes: 55 px against 1,475 px; peaks on 92% of objects."""
+    from helpers import faithfulness, shapes
+
+    scenes = shapes.make_scenes(24, seed=4244)
+    x = shapes_model.preprocess(scenes.images)
+    fine = cam.layer_cam(shapes_model, x, scenes.labels, layer="block2_conv2")
+    coarse = cam.grad_cam(shapes_model, x, scenes.labels)
+    assert fine.shape == (24, 48, 48) and coarse.shape == (24, 12, 12)
+    fine, coarse = resize_maps(fine, (96, 96)), resize_maps(coarse, (96, 96))
+
+    def half_max_area(maps):
+        return float((maps >= 0.5 * maps.max(axis=(1, 2), keepdims=True)).sum(axis=(1, 2)).mean())
+
+    assert half_max_area(fine) < 0.2 * half_max_area(coarse)
+    peaks = cam.peaks(fine)
+    reach = faithfulness.dilate(scenes.masks[:, 0], faithfulness.TOLERANCE)
+    assert reach[np.arange(24), peaks[:, 0], peaks[:, 1]].mean() >= 0.8
+
+
 # --- robustness ---------------------------------------------------------------------------
 
 
@@ -385,6 +446,8 @@ ONE_IMAGE = {
     "grad_cam": lambda m, x, c: cam.grad_cam(m, x, c),
     "counterfactual": lambda m, x, c: cam.grad_cam(m, x, c, counterfactual=True),
     "grad_cam_plus_plus": lambda m, x, c: cam.grad_cam_plus_plus(m, x, c),
+    "layer_cam": lambda m, x, c: cam.layer_cam(m, x, c, layer="conv1"),
+    "hires_cam": lambda m, x, c: cam.hires_cam(m, x, c),
     "score_cam": lambda m, x, c: cam.score_cam(m, x, c, max_channels=4),
     "guided_backprop": lambda m, x, c: cam.guided_backprop(m, x, c),
     "guided_grad_cam": lambda m, x, c: cam.guided_grad_cam(m, x, c),

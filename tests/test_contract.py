@@ -15,6 +15,8 @@ import pytest
 
 from helpers import (ascent, cam, circuits, class_neurons, faithfulness, filters,
                      get_activations, probes, receptive_field, saliency, sparsity)
+from helpers import dataset_examples, deepdream  # issue 17: dataset examples, DeepDream
+from helpers import occlusion  # issue 17: occlusion sensitivity
 
 LAYER = "block2_conv2"
 CLASS = 2  # a class index of the shapes model; its name is looked up in the fixtures
@@ -101,6 +103,10 @@ IMAGE_TECHNIQUES = {
     "cam.class_probabilities": lambda m, x: cam.class_probabilities(m, x),
     "class_neurons.top_classes": lambda m, x: class_neurons.top_classes(m, x, k=3),
     "circuits.central_responses": lambda m, x: circuits.central_responses(m, LAYER, x),
+    # --- DeepDream (issue 17)
+    "deepdream.dream": lambda m, x: deepdream.dream(m, x, LAYER, octaves=2, steps=3,
+                                                    as_input=True),
+    "deepdream.dream_objective": lambda m, x: deepdream.dream_objective(m, x, LAYER),
 }
 
 # Techniques that sum up all the images they are given into one answer: (model, x) -> result.
@@ -111,6 +117,9 @@ SUMMARY_TECHNIQUES = {
     "circuits.most_active_unit": lambda m, x: circuits.most_active_unit(m, LAYER, x),
     "circuits.linearization_quality":
         lambda m, x: circuits.linearization_quality(m, "block2_conv1", LAYER, x),
+    # --- dataset examples (issue 17)
+    "dataset_examples.dataset_examples":
+        lambda m, x: dataset_examples.dataset_examples(m, LAYER, 0, x, k=3).activations,
 }
 
 # Techniques of a layer alone: (model) -> result.
@@ -127,7 +136,21 @@ LAYER_TECHNIQUES = {
     "probes.needs_edge": lambda m, layer: probes.needs_edge(m, layer),
     "ascent.maximize_filters": lambda m, layer: ascent.maximize_filters(
         m, layer, [0], steps=2, size=32).images,
+    # --- diversity (issue 17)
+    "ascent.maximize_diverse": lambda m, layer: ascent.maximize_diverse(
+        m, layer, 0, n=2, steps=2, size=32).images,
 }
+
+# Issue 17: occlusion sensitivity, LayerCAM, HiResCAM and insertion curves.
+CLASS_TECHNIQUES.update({
+    "occlusion.occlusion": lambda m, x, c: occlusion.occlusion(m, x, c, patch=32, stride=32),
+    "occlusion.occlusion_heatmaps":
+        lambda m, x, c: occlusion.occlusion_heatmaps(m, x, c, patch=32, stride=32),
+    "cam.layer_cam": lambda m, x, c: cam.layer_cam(m, x, c, layer=LAYER),
+    "cam.hires_cam": lambda m, x, c: cam.hires_cam(m, x, c),
+    "faithfulness.insertion_curve": lambda m, x, c: faithfulness.insertion_curve(
+        m, x, c, np.asarray(x).mean(axis=-1), steps=4, patch=16).scores,
+})
 
 
 def _name(lab, index: int) -> str:

@@ -1,6 +1,7 @@
-"""helpers.faithfulness: the pointing-game bound on the embedded model, deletion curves,
-rank correlation and the model-randomization sanity check."""
+"""helpers.faithfulness: the pointing-game bound on the embedded model, deletion and
+insertion curves, rank correlation and the model-randomization sanity check."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -140,6 +141,99 @@ def test_deletion_bad_input(tiny_cnn, x16, kwargs, message):
     maps, classes = args.pop("maps"), args.pop("classes")
     with pytest.raises(ValueError, match=message):
         faithfulness.deletion_curve(tiny_cnn, x16, classes, maps, **args)
+
+
+# --- insertion ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corner_model():
+    """Logit 0 is 4 x the mean of the top-left 8 x 8 corner of a 16 x 16 image, logit 1 is 0:
+    the class probability is sigmoid(4 * corner mean), whatever the rest shows."""
+    inputs = keras.Input((16, 16, 3))
+    corner = keras.layers.Cropping2D(((0, 8), (0, 8)))(inputs)
+    head = keras.layers.Dense(2)
+    model = keras.Model(inputs, head(keras.layers.GlobalAveragePooling2D()(corner)))
+    head.set_weights([np.stack([np.full(3, 4 / 3), np.zeros(3)], 1).astype(np.float32),
+                      np.zeros(2, np.float32)])
+    return model
+
+
+def test_inserting_the_planted_region_first_beats_a_random_order(corner_model):
+    """The corner is +2, the rest -2/3: the image's mean colour is 0, so insertion starts
+    at probability 1/2, and each of the corner's four 4-px patches adds 2 to the logit."""
+    x = np.full((16, 16, 3), -2 / 3, np.float32)
+    x[:8, :8] = 2.0
+    corner_first = np.zeros((16, 16), np.float32)
+    corner_first[:8, :8] = 1.0
+    right = faithfulness.insertion_curve(corner_model, x, 0, corner_first, steps=16, patch=4,
+                                         start="mean")
+    logits = np.minimum(2.0 * np.arange(17), 8.0)
+    np.testing.assert_allclose(right.scores, 1 / (1 + np.exp(-logits)), rtol=1e-5)
+    chance = [faithfulness.insertion_curve(
+        corner_model, x, 0, faithfulness.random_maps(1, (16, 16), seed)[0], steps=16, patch=4,
+        start="mean").auc for seed in range(8)]
+    assert right.auc > max(chance)
+    assert right.kind == "insertion" and "insertion AUC" in str(right)
+
+
+def test_inserting_the_object_first_beats_a_random_order(shapes_model, single_scenes):
+    x, scenes = single_scenes
+    oracle = faithfulness.insertion_curve(shapes_model, x, scenes.labels,
+                                          scenes.masks[:, 0].astype(np.float32), steps=6,
+                                          max_fraction=0.3)
+    chance = faithfulness.insertion_curve(shapes_model, x, scenes.labels,
+                                          faithfulness.random_maps(8, (96, 96)), steps=6,
+                                          max_fraction=0.3)
+    assert oracle.auc > chance.auc
+    blurred = faithfulness.blur(x, 96 / 20)
+    start = cam.class_probabilities(shapes_model, blurred)[np.arange(8), scenes.labels]
+    np.testing.assert_allclose(oracle.scores[:, 0], start, rtol=1e-5)
+    np.testing.assert_allclose(chance.scores[:, 0], start, rtol=1e-5)
+
+
+def test_deletion_and_insertion_of_the_same_maps_meet_at_their_ends(tiny_cnn, x16):
+    """Both run one loop: deletion starts where insertion ends (the image) and, with
+    start='mean', ends where insertion starts; and deleting in a map's order, read step by
+    step from the end, is inserting in the reverse order."""
+    maps = np.random.default_rng(5).permutation(16).reshape(1, 4, 4).repeat(3, axis=0)
+    maps = maps.astype(np.float32)
+    deletion = faithfulness.deletion_curve(tiny_cnn, x16, [0, 1, 2], maps, steps=4, patch=4)
+    insertion = faithfulness.insertion_curve(tiny_cnn, x16, [0, 1, 2], maps, steps=4, patch=4,
+                                             start="mean")
+    intact = cam.class_probabilities(tiny_cnn, x16)[np.arange(3), [0, 1, 2]]
+    np.testing.assert_allclose(deletion.scores[:, 0], intact, rtol=1e-5)
+    np.testing.assert_allclose(insertion.scores[:, -1], intact, rtol=1e-5)
+    np.testing.assert_allclose(deletion.scores[:, -1], insertion.scores[:, 0], rtol=1e-5)
+    reverse = faithfulness.insertion_curve(tiny_cnn, x16, [0, 1, 2], -maps, steps=4, patch=4,
+                                           start="mean")
+    np.testing.assert_allclose(reverse.scores, deletion.scores[:, ::-1], rtol=1e-5)
+
+
+def test_blur_is_a_normalized_gaussian():
+    impulse = np.zeros((1, 41, 41, 1), np.float32)
+    impulse[0, 20, 20] = 1.0
+    sigma = 2.5
+    taps = np.exp(-0.5 * (np.arange(-8, 9) / sigma) ** 2)
+    taps /= taps.sum()
+    out = faithfulness.blur(impulse, sigma)[0, ..., 0]
+    np.testing.assert_allclose(out[12:29, 12:29], np.outer(taps, taps), atol=1e-7)
+    assert out.sum() == pytest.approx(1.0)
+    flat = np.full((2, 10, 12, 3), 0.3, np.float32)
+    np.testing.assert_allclose(faithfulness.blur(flat, 4.0), flat, atol=1e-6)  # border too
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(start="noise"), r"start is 'blur' or 'mean'"),
+    (dict(sigma=0), r"sigma must be a finite number > 0"),
+    (dict(maps=np.ones((2, 4, 4))), "one 2-D map per image"),
+    (dict(steps=0), "steps"),
+])
+def test_insertion_bad_input(tiny_cnn, x16, kwargs, message):
+    args = dict(maps=np.ones((3, 4, 4)), classes=0) | kwargs
+    maps, classes = args.pop("maps"), args.pop("classes")
+    with pytest.raises(ValueError, match=message):
+        faithfulness.insertion_curve(tiny_cnn, x16, classes, maps, **args)
 
 
 # --- rank correlation and the randomization check -------------------------------------

@@ -32,7 +32,7 @@ it fires; a unit whose gradient stays zero anyway is reported with a warning, ne
 Modules, as in Lucent's ``optvis``: ``objectives`` (what is scored), ``param`` (the image and
 the model's preprocessing), ``transforms`` (jitter, zoom, rotation, blur), ``regularization``
 (the ladder), ``network`` (the model cut at a layer, at any size), ``render`` (the loop),
-``result`` (what comes back).
+``result`` (what comes back), ``diversity`` (several different images of one unit).
 
 References:
     Erhan, Bengio, Courville & Vincent, "Visualizing Higher-Layer Features of a Deep Network"
@@ -41,6 +41,7 @@ References:
     "Differentiable Image Parameterizations", Distill (2018).
 """
 
+from helpers.ascent.diversity import DIVERSITY_WEIGHT, gram_similarity, maximize_diverse
 from helpers.ascent.network import layer_model, num_filters
 from helpers.ascent.objectives import OBJECTIVES, Objective
 from helpers._core.model import affine_preprocessing
@@ -51,8 +52,9 @@ from helpers.ascent.render import ZERO_GRADIENT, maximize, maximize_classes, max
 from helpers.ascent.result import AscentResult, high_frequency_share
 
 __all__ = [
-    "COLOR_CORRELATION_SQRT", "LADDER", "NORMALIZE_MODES", "OBJECTIVES", "ZERO_GRADIENT",
-    "AscentResult", "Objective", "Regularization", "affine_preprocessing", "get_regularization",
-    "high_frequency_share", "image_from_input", "layer_model", "maximize", "maximize_classes",
-    "maximize_filters", "num_filters",
+    "COLOR_CORRELATION_SQRT", "DIVERSITY_WEIGHT", "LADDER", "NORMALIZE_MODES", "OBJECTIVES",
+    "ZERO_GRADIENT", "AscentResult", "Objective", "Regularization", "affine_preprocessing",
+    "get_regularization", "gram_similarity", "high_frequency_share", "image_from_input",
+    "layer_model", "maximize", "maximize_classes", "maximize_diverse", "maximize_filters",
+    "num_filters",
 ]

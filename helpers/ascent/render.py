@@ -176,6 +176,12 @@ class _AscentGraph:
         out = self.net(image @ self.in_matrix + self.in_bias, training=False)
         return score(out, units, self.objective, self.activation)
 
+    def _terms(self, image, units, hyper):
+        """(objective, what its gradient follows, a penalty subtracted from the loss): no
+        penalty here; ``diversity`` adds one."""
+        value, drive = self._score(image, units)
+        return value, drive, 0.0
+
     def _evaluate(self, param, units):
         return self._score(self._to_image(param), units)[0]
 
@@ -187,8 +193,8 @@ class _AscentGraph:
             image = self._to_image(param)
             image = tf.cond(hyper["transform"], lambda: random_transform(image, seed, t, hyper),
                             lambda: image)
-            value, drive = self._score(image, units)
-            loss = sign * tf.reduce_sum(drive)
+            value, drive, penalty = self._terms(image, units, hyper)
+            loss = sign * tf.reduce_sum(drive) - penalty
         grad = tape.gradient(loss, param)
         rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=list(range(1, grad.shape.rank))))
         per_image = tf.where(tf.equal(mode, 0), 1.0 / (rms + EPS), fixed_scale)
@@ -226,13 +232,17 @@ def _hyper(reg: Regularization) -> dict:
             "rotate": tf.constant(math.radians(reg.rotate), tf.float32)}
 
 
-def _ascend_batch(graph: _AscentGraph, units, reg, steps, lr, init, start, seed, sign):
+def _ascend_batch(graph: _AscentGraph, units, reg, steps, lr, init, start, seed, sign,
+                  param=None, extra_hyper=None):
+    """One batch of images, one per entry of ``units``, from ``param`` (default: the
+    start ``init``/``start``/``seed`` give); ``extra_hyper`` tensors reach ``_terms``."""
     n = len(units)
     units_t = tf.constant(units)
-    param = tf.constant(_param.initial_param(graph.shape, graph.fourier, units, init, start,
-                                             seed))
+    if param is None:
+        param = _param.initial_param(graph.shape, graph.fourier, units, init, start, seed)
+    param = tf.constant(param)
     args = dict(units=units_t, seed=tf.constant(seed, tf.int32), sign=tf.constant(sign),
-                lr=tf.constant(float(lr)), hyper=_hyper(reg))
+                lr=tf.constant(float(lr)), hyper={**_hyper(reg), **(extra_hyper or {})})
     initial = graph.evaluate(param, units_t).numpy()
     history, rms_seen = np.zeros((steps, n), np.float32), np.zeros(n, np.float32)
     fixed_scale = tf.zeros(n)

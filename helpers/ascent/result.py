@@ -32,6 +32,8 @@ class AscentResult:
         high_frequency: share of each image's contrast energy at high spatial frequencies
             (``high_frequency_share``), (N,): about 0.8 for white noise, near 0 for smooth
             images. Plain ascent's pixel-level noise shows here.
+        similarity: for ``maximize_diverse``, the cosine similarity of the final images' Gram
+            matrices at the diversity layer, (N, N) (``gram_similarity``); None otherwise.
     """
 
     images: np.ndarray
@@ -47,6 +49,7 @@ class AscentResult:
     seconds: float = 0.0
     out_of_range: np.ndarray = field(default_factory=lambda: np.zeros(0))
     high_frequency: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    similarity: np.ndarray | None = None
 
     def titles(self, fmt: str = "{unit}: {final:.2f}", names=None) -> list[str]:
         """One caption per image; ``fmt`` may use {unit}, {name}, {initial} and {final}."""

@@ -1,0 +1,198 @@
+"""Dataset examples: the image patches that excite one unit the most, across many images.
+
+For a unit (a channel k of a layer) and a set of images, every position (i, j) of the
+layer's map is a candidate; its activation A_ijk(x_n) says how strongly image n's patch at
+that place drives the unit. The top-k candidates, each shown as its receptive field (the
+input pixels that can influence unit (i, j)), are the unit's *dataset examples*: what parts of
+real inputs activate the filter. Olah et al. treat them as the required companion of an
+optimized image, which shows what the unit *could* respond to but not what it meets in data.
+
+By default each image contributes at most one patch (its strongest position), so that the top
+patches are different images rather than neighbouring positions of the same one.
+
+The receptive field comes from the architecture (``_core.geometry.layer_table``); where it
+reaches past the image (the zero padding of 'same' convolutions) the patch is padded with
+grey, so all patches have the same size and the unit's centre is always the patch's centre.
+
+References:
+    Olah, Mordvintsev & Schubert, "Feature Visualization", Distill (2017);
+    Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (2014).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers._core.activations import layer_outputs
+from helpers._core.geometry import layer_table
+from helpers._core.graph import require_spatial
+from helpers._core.inputs import BATCH_SIZE, as_batch, check_count
+from helpers._core.model import affine_preprocessing, keras_model, preprocess_fn
+from helpers._core.progress import progress
+
+#: The grey that fills a patch where the receptive field falls off the image.
+GREY = 128
+
+
+@dataclass
+class DatasetExamples:
+    """What ``dataset_examples`` returns, strongest first.
+
+    Attributes:
+        layer, unit: the unit (a channel of ``layer``).
+        patches: (k, rh, rw, 3) uint8 RGB receptive fields, grey where they fall off the image.
+        activations: (k,) the unit's activation at each patch's centre unit.
+        image_index: (k,) index of the image each patch comes from.
+        positions: (k, 2) (row, col) of each unit in the layer's map.
+        boxes: (k, 4) (top, left, bottom, right), inclusive input pixels of each receptive
+            field; they can lie outside the image.
+        num_images: how many images were scanned.
+    """
+
+    layer: str
+    unit: int
+    patches: np.ndarray
+    activations: np.ndarray
+    image_index: np.ndarray
+    positions: np.ndarray
+    boxes: np.ndarray
+    num_images: int
+
+    def __len__(self) -> int:
+        return len(self.activations)
+
+    def titles(self, fmt: str = "{activation:.2f}") -> list[str]:
+        """One caption per patch; ``fmt`` may use {activation}, {image}, {row} and {col}."""
+        return [fmt.format(activation=a, image=int(n), row=int(r), col=int(c))
+                for a, n, (r, c) in zip(self.activations, self.image_index, self.positions)]
+
+
+def crop(image, box, fill=GREY) -> np.ndarray:
+    """The pixels of ``image`` (H, W, ...) inside ``box`` (top, left, bottom, right,
+    inclusive), with ``fill`` where the box reaches past the image; the result always has
+    the box's size. Works for masks too (e.g. ``fill=False``).
+    """
+    image = np.asarray(image)
+    top, left, bottom, right = (int(v) for v in box)
+    out = np.full((bottom - top + 1, right - left + 1, *image.shape[2:]), fill, image.dtype)
+    height, width = image.shape[:2]
+    y0, y1 = max(top, 0), min(bottom + 1, height)
+    x0, x1 = max(left, 0), min(right + 1, width)
+    if y0 < y1 and x0 < x1:
+        out[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
+    return out
+
+
+def pixels_of(model, x, preprocess=None) -> np.ndarray:
+    """Preprocessed inputs ``x`` (N, H, W, C) back to uint8 RGB (N, H, W, 3): the model's
+    preprocessing (an affine map per pixel, ``_core.model.affine_preprocessing``) inverted
+    exactly, then rounded and clipped; one channel is repeated into grey RGB."""
+    matrix, bias = affine_preprocessing(preprocess or preprocess_fn(model), x.shape[-1])
+    rgb = np.round((x - bias) @ np.linalg.inv(matrix).T).clip(0, 255).astype(np.uint8)
+    return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb
+
+
+def dataset_examples(model, layer: str, unit: int, x, k: int = 9, *, per_image: int = 1,
+                     images=None, preprocess=None,
+                     batch_size: int = BATCH_SIZE) -> DatasetExamples:
+    """The ``k`` (image, position) pairs where unit ``unit`` of ``layer`` is most active, and
+    their receptive fields as image patches.
+
+    For each image n and position (i, j) of the layer's map the score is A_ijk(x_n); the
+    images are scanned in compiled batches of ``batch_size`` (a progress bar for many), so
+    any number of images fits in memory, and each image keeps its ``per_image`` best
+    positions. The top ``k`` of these, strongest first, are cropped from the images at the
+    receptive field of their unit: ``layer_table(model).patch(i, j)``, clipped to the image
+    and padded with grey.
+
+    Args:
+        model: a ``VisModel`` or a Keras model.
+        layer: a layer with a spatial output (a convolution, its ReLU, a pooling).
+        unit: the channel of ``layer``.
+        x: one preprocessed image (H, W, C) or a batch (N, H, W, C) at the model's input size.
+        k: how many patches.
+        per_image: at most this many patches from one image (1: every patch from a
+            different image, the diverse default).
+        images: the uint8 RGB images (N, H, W, 3) that ``x`` was made from, to crop the
+            patches from; default: ``x`` with the model's preprocessing inverted.
+        preprocess: the preprocessing of a bare Keras model, for that inversion (default
+            x / 127.5 - 1, as everywhere in ``helpers``).
+        batch_size: images per compiled forward pass.
+
+    Returns:
+        A ``DatasetExamples`` with min(k, N * per_image) patches; one image in gives the same
+        as a batch of that one image (a summary over all images either way).
+
+    Raises:
+        ValueError: the core's errors for bad images or an unknown layer; a unit out of range;
+            ``images`` that do not match ``x``.
+    """
+    net = keras_model(model)
+    found = require_spatial(net, layer)
+    k, per_image = check_count("k", k), check_count("per_image", per_image)
+    batch_size = check_count("batch_size", batch_size)
+    x, _ = as_batch(x, net.input_shape)
+    channels = int(found.output.shape[-1])
+    if isinstance(unit, bool) or not isinstance(unit, int | np.integer) or not 0 <= unit < channels:
+        raise ValueError(f"unit is a channel of {layer!r}, 0 to {channels - 1}; got {unit!r}.")
+    if images is not None:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[:3] != x.shape[:3]:
+            raise ValueError(f"images are the uint8 RGB pictures x was made from, shape "
+                             f"{x.shape[:3] + (3,)}; got {images.dtype} {images.shape}.")
+    geometry = layer_table(net, input_size=x.shape[1:3], layers=[layer])[0]
+    values, where = _scan(net, layer, int(unit), x, k, per_image, batch_size)
+    width = geometry.output[1]
+    index = where[:, 0]
+    positions = np.stack([where[:, 1] // width, where[:, 1] % width], axis=1)
+    boxes = np.array([geometry.patch(r, c) for r, c in positions], dtype=np.int64).reshape(-1, 4)
+    if images is None:  # only the images that give a patch are turned back into pixels
+        used = np.unique(index)
+        images = dict(zip(used, pixels_of(model, x[used], preprocess))) if len(used) else {}
+    patches = [crop(images[n], box) for n, box in zip(index, boxes)]
+    rh, rw = geometry.receptive_field
+    patches = np.stack(patches) if patches else np.zeros((0, rh, rw, 3), np.uint8)
+    return DatasetExamples(found.name, int(unit), patches, values, index, positions, boxes,
+                           len(x))
+
+
+def _scan(net, layer, unit, x, k, per_image, batch_size):
+    """(values (m,), [image, flat position] (m, 2)) of the top ``k`` candidates, each image
+    giving its ``per_image`` best; ties go to the earlier image and position."""
+    best_values = np.zeros(0, np.float32)
+    best_where = np.zeros((0, 2), np.int64)
+    starts = progress(range(0, len(x), batch_size), desc="dataset examples")
+    for start in starts:
+        maps = layer_outputs(net, layer, x[start:start + batch_size], batch_size)[layer]
+        flat = maps[..., unit].reshape(len(maps), -1)
+        m = min(per_image, flat.shape[1])
+        # each image's m best positions, best first (stable: the first position wins a tie)
+        order = np.argsort(-flat, axis=1, kind="stable")[:, :m]
+        rows = np.repeat(np.arange(len(flat)), m)
+        values = np.concatenate([best_values, flat[rows, order.reshape(-1)]])
+        where = np.concatenate([best_where, np.stack([rows + start, order.reshape(-1)], 1)])
+        keep = np.lexsort((where[:, 1], where[:, 0], -values))[:k]
+        best_values, best_where = values[keep], where[keep]
+    return best_values.astype(np.float32), best_where
+
+
+def show_dataset_examples(examples: DatasetExamples, size: float = 1.5, title: str | None = None,
+                          fmt: str = "{activation:.2f}"):
+    """Draw the patches in one row, strongest first, each captioned by ``fmt`` (see
+    ``DatasetExamples.titles``); returns the figure."""
+    import matplotlib.pyplot as plt
+
+    count = max(len(examples), 1)
+    fig, axes = plt.subplots(1, count, figsize=(size * count, size + 0.45), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax, patch, caption in zip(axes.flat, examples.patches, examples.titles(fmt)):
+        ax.imshow(patch, interpolation="nearest")
+        ax.set_title(caption, fontsize=9)
+    fig.suptitle(title or f"{examples.layer}[{examples.unit}]: top {len(examples)} of "
+                 f"{examples.num_images} images", fontsize=10)
+    return fig

@@ -1,0 +1,175 @@
+"""Dataset examples: the top patches of a unit are where its pattern is, planted or learned."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import shapes
+from helpers._core.activations import layer_outputs
+from helpers._core.geometry import layer_table
+from helpers.dataset_examples import crop, dataset_examples, show_dataset_examples
+
+SIZE = 32
+PATTERN_AT = (12, 8)  # top-left pixel of the planted pattern in image PLANTED
+PLANTED = 5
+
+
+def _pattern() -> np.ndarray:
+    """A 5 x 5 RGB pattern in [-1, 1]: a red cross on blue."""
+    pattern = np.full((5, 5, 3), -1.0, np.float32)
+    pattern[..., 2] = 1.0
+    pattern[2, :, 0], pattern[:, 2, 0] = 1.0, 1.0
+    return pattern
+
+
+@pytest.fixture(scope="module")
+def matched_filter():
+    """A model whose ``match`` unit is the pattern's matched filter (kernel = the pattern,
+    'valid', so unit (i, j) sees pixels [i, i + 4] x [j, j + 4]), then a 2 x 2 max pool."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    match = keras.layers.Conv2D(1, 5, padding="valid", activation="relu", name="match")
+    x = match(inputs)
+    x = keras.layers.MaxPooling2D(2, name="pooled")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(x), name="matched")
+    match.set_weights([_pattern()[..., None], np.zeros(1, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Twelve noise images in [-0.3, 0.3]; image PLANTED holds the pattern at PATTERN_AT."""
+    x = np.random.default_rng(0).uniform(-0.3, 0.3, (12, SIZE, SIZE, 3)).astype(np.float32)
+    top, left = PATTERN_AT
+    x[PLANTED, top:top + 5, left:left + 5] = _pattern()
+    return x
+
+
+def test_the_top_patch_is_exactly_the_planted_pattern(matched_filter, planted):
+    found = dataset_examples(matched_filter, "match", 0, planted, k=3)
+    assert found.image_index[0] == PLANTED
+    assert tuple(found.positions[0]) == PATTERN_AT
+    assert tuple(found.boxes[0]) == (12, 8, 16, 12)
+    expected = np.round((_pattern() + 1) * 127.5).astype(np.uint8)
+    np.testing.assert_array_equal(found.patches[0], expected)
+    # one patch per image by default: the others come from other images
+    assert len(set(found.image_index)) == 3
+
+
+def test_after_a_pool_the_top_patch_still_holds_the_pattern(matched_filter, planted):
+    found = dataset_examples(matched_filter, "pooled", 0, planted, k=1)
+    # pooled unit (6, 4) reads match units (12..13, 8..9): pixels 12..17 x 8..13
+    assert found.image_index[0] == PLANTED and tuple(found.positions[0]) == (6, 4)
+    assert tuple(found.boxes[0]) == (12, 8, 17, 13)
+    expected = np.round((_pattern() + 1) * 127.5).astype(np.uint8)
+    np.testing.assert_array_equal(found.patches[0, :5, :5], expected)
+
+
+def test_activations_are_the_layers_own_numbers_in_descending_order(matched_filter, planted):
+    found = dataset_examples(matched_filter, "match", 0, planted, k=12, batch_size=5)
+    maps = layer_outputs(matched_filter, "match", planted)["match"][..., 0]
+    np.testing.assert_allclose(found.activations, maps.max(axis=(1, 2))[found.image_index],
+                               rtol=1e-5)
+    np.testing.assert_allclose(np.sort(found.activations)[::-1], found.activations)
+    assert sorted(found.image_index) == list(range(12))  # every image once
+
+
+def test_several_positions_per_image_when_asked(matched_filter, planted):
+    found = dataset_examples(matched_filter, "match", 0, planted, k=4, per_image=4)
+    maps = layer_outputs(matched_filter, "match", planted)["match"][..., 0]
+    np.testing.assert_allclose(found.activations, np.sort(maps.ravel())[::-1][:4], rtol=1e-5)
+    assert found.image_index[0] == PLANTED
+
+
+def test_patches_falling_off_the_image_are_padded_with_grey(shapes_model):
+    scenes = shapes.make_scenes(8, seed=5)
+    x = shapes_model.preprocess(scenes.images)
+    found = dataset_examples(shapes_model, "block4_conv2", 4, x, k=8, images=scenes.images)
+    geometry = layer_table(shapes_model.model, layers=["block4_conv2"])[0]
+    assert found.patches.shape == (8, *geometry.receptive_field, 3)
+    for patch, box, n in zip(found.patches, found.boxes, found.image_index):
+        np.testing.assert_array_equal(patch, crop(scenes.images[n], box))
+        top, left = box[:2]
+        if top < 0:
+            assert np.all(patch[:-top] == 128)
+        if left < 0:
+            assert np.all(patch[:, :-left] == 128)
+
+
+def test_patches_from_the_inverted_preprocessing_equal_the_raw_pixels(shapes_model):
+    scenes = shapes.make_scenes(6, seed=6)
+    x = shapes_model.preprocess(scenes.images)
+    raw = dataset_examples(shapes_model, "block3_conv2", 7, x, k=4, images=scenes.images)
+    inverted = dataset_examples(shapes_model.model, "block3_conv2", 7, x, k=4)
+    np.testing.assert_array_equal(raw.patches, inverted.patches)
+
+
+def test_crop_pads_a_box_beyond_every_edge():
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    out = crop(image, (-1, -1, 4, 4), fill=99)
+    assert out.shape == (6, 6) and np.all(out[0] == 99) and np.all(out[:, -1] == 99)
+    np.testing.assert_array_equal(out[1:5, 1:5], image)
+    assert np.all(crop(image, (10, 10, 12, 12), fill=7) == 7)
+
+
+def test_bad_units_and_pixels_are_refused_naming_the_fix(matched_filter, planted):
+    with pytest.raises(ValueError, match=r"unit is a channel of 'match', 0 to 0; got 3"):
+        dataset_examples(matched_filter, "match", 3, planted)
+    with pytest.raises(ValueError, match=r"images are the uint8 RGB pictures x was made from"):
+        dataset_examples(matched_filter, "match", 0, planted, images=planted)
+    with pytest.raises(ValueError, match=r"k must be a whole number >= 1"):
+        dataset_examples(matched_filter, "match", 0, planted, k=0)
+
+
+def test_the_figure_has_one_panel_per_patch(matched_filter, planted):
+    import matplotlib.pyplot as plt
+
+    found = dataset_examples(matched_filter, "match", 0, planted, k=5)
+    fig = show_dataset_examples(found)
+    assert [ax.get_title() for ax in fig.axes] == found.titles()
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- the shapes world
+
+LAYER = "block4_conv2"
+
+
+@pytest.fixture(scope="module")
+def world(shapes_model):
+    """2,000 one-shape scenes (96 px), and the channel of the last conv layer each class
+    drives most (chosen on 600 other scenes: mean of the map's maximum, relative to all
+    classes)."""
+    probe = shapes.make_scenes(600, seed=77_000)
+    peaks = layer_outputs(shapes_model.model, LAYER,
+                          shapes_model.preprocess(probe.images))[LAYER].max(axis=(1, 2))
+    means = np.stack([peaks[probe.labels == c].mean(axis=0) for c in range(len(shapes.CLASSES))])
+    preferred = np.argmax(means / means.mean(axis=0), axis=1)
+    scenes = shapes.make_scenes(2000, seed=99_000)
+    return scenes, shapes_model.preprocess(scenes.images), preferred
+
+
+def _holds_shape(scenes, n, box, cls) -> bool:
+    """Whether the box holds at least half of the pixels of an object of class ``cls``."""
+    return any(crop(mask, box, False).sum() >= 0.5 * mask.sum()
+               for c, mask in zip(scenes.classes[n], scenes.masks[n]) if c == cls)
+
+
+@pytest.mark.parametrize("cls", ["circle", "cross", "ring"])
+def test_top_patches_of_a_shape_unit_hold_that_shape_far_above_its_base_rate(shapes_model,
+                                                                            world, cls):
+    scenes, x, preferred = world
+    c = shapes.CLASSES.index(cls)
+    found = dataset_examples(shapes_model, LAYER, int(preferred[c]), x, k=16,
+                             images=scenes.images)
+    assert len(set(found.image_index)) == 16
+    share = np.mean([_holds_shape(scenes, n, box, c)
+                     for n, box in zip(found.image_index, found.boxes)])
+    geometry = layer_table(shapes_model.model, layers=[LAYER])[0]
+    rng = np.random.default_rng(0)
+    height, width = geometry.output[:2]
+    base = np.mean([_holds_shape(scenes, rng.integers(len(scenes)),
+                                 geometry.patch(rng.integers(height), rng.integers(width)), c)
+                    for _ in range(1000)])
+    # measured: 16 of 16 for every class, against base rates of 5-8 %
+    assert share >= 0.8 and share >= base + 0.6, (share, base)
