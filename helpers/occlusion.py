@@ -11,10 +11,11 @@ region that argued against the class. The method needs no gradients and no layer
 forward passes, so it applies to any model: one pass per patch position and image, all of
 them in compiled batches.
 
-What fills the patch matters, because an occluded image is one the model never saw. On the
-shapes world a grey square is itself a shape: the image's mean colour (``baseline='mean'``)
-puts the peak on the object's mask for 82% of objects in two-object scenes, the grey square
-for 69% (both 92-98% within 6 px).
+What fills the patch matters, because an occluded image is one the model never saw. The
+default is the image's own mean colour (``baseline='mean'``), as in ``deletion_curve``; on the
+shapes world Zeiler & Fergus' grey square (``baseline='grey'``) is itself a shape, and it puts
+the peak on the object's mask for 69% of objects in two-object scenes against the mean
+colour's 82% (both 92-98% within 6 px).
 
 The grid: a square patch of side p moves with stride s; the positions are the
 h' = (H - p) // s + 1 rows by w' = (W - p) // s + 1 columns that fit, centred on the image
@@ -130,7 +131,7 @@ def _unique_images(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def occlusion(model, x, classes, patch: int | None = None, stride: int | None = None,
-              baseline="grey", objective: str = "logit",
+              baseline="mean", objective: str = "logit",
               batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Occlusion sensitivity (Zeiler & Fergus 2014): the drop D_c(i, j) of the class score
     when a patch at grid position (i, j) is set to the baseline (see the module docstring).
@@ -145,9 +146,9 @@ def occlusion(model, x, classes, patch: int | None = None, stride: int | None = 
         classes: a class name or index for all images, or one per image.
         patch: side of the square patch in pixels; default ``default_patch``.
         stride: pixels between patch positions; default half the patch.
-        baseline: 'grey' (RGB 128 through the model's preprocessing, Zeiler & Fergus'
-            grey square), 'mean' (the image's mean colour, as ``deletion_curve``), a number
-            or one value per channel in the model's input space.
+        baseline: 'mean' (the default: the image's mean colour, as ``deletion_curve``),
+            'grey' (RGB 128 through the model's preprocessing, Zeiler & Fergus' grey square),
+            a number or one value per channel in the model's input space.
         objective: 'logit' (the drop of f_c) or 'softmax' (the drop of p_c).
         batch_size: occluded images per compiled call.
 
