@@ -22,6 +22,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,9 +32,14 @@ from helpers._core.graph import require_spatial
 from helpers._core.inputs import BATCH_SIZE, as_batch, check_count
 from helpers._core.model import affine_preprocessing, keras_model, preprocess_fn
 from helpers._core.progress import progress
+from helpers.images import load_image, resize
 
 #: The grey that fills a patch where the receptive field falls off the image.
 GREY = 128
+#: Window sides for ``photo_windows``, as fractions of a photo's shorter side.
+SCALES = (1.0, 0.7, 0.5, 0.35)
+#: Photo files that ``photo_windows`` reads from a folder.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
 @dataclass
@@ -83,6 +89,72 @@ def crop(image, box, fill=GREY) -> np.ndarray:
     if y0 < y1 and x0 < x1:
         out[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
     return out
+
+
+def photo_windows(photos, size: int, scales=SCALES, overlap: float = 0.5) -> np.ndarray:
+    """Many model inputs from a few photos: square windows at several scales, each resized to
+    ``size`` x ``size``; a dataset for ``dataset_examples`` where there is no dataset.
+
+    At scale s a window's side is s * (the photo's shorter side); windows of one scale are
+    spread evenly from edge to edge, neighbours sharing about ``overlap`` of their side. The
+    default scales give 1 + 4 + 9 + 25 = 39 windows of a square photo (more of a wide one: the
+    four sample photos give 238), and a unit's small receptive field meets the same object at
+    several sizes. The windows are cut from the photo at its full resolution.
+
+    Args:
+        photos: a folder (every .jpg, .jpeg, .png, .webp and .bmp in it, by name), or a list
+            of anything ``images.load_image`` takes (sample names, paths, URLs, arrays).
+        size: the model's input side in pixels.
+        scales: window sides as fractions of each photo's shorter side, each in (0, 1].
+        overlap: the share of its side a window shares with its neighbour, in [0, 1).
+
+    Returns:
+        uint8 RGB windows (N, size, size, 3), photo by photo, large scales first.
+
+    Raises:
+        ValueError: a folder without photos, an empty list, or scales or overlap out of range.
+    """
+    scales = tuple(float(s) for s in np.atleast_1d(scales))
+    if not scales or not all(0 < s <= 1 for s in scales):
+        raise ValueError(f"scales are fractions of a photo's shorter side, each in (0, 1]; "
+                         f"got {scales!r}.")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap is the share of a window its neighbour covers, in [0, 1); "
+                         f"got {overlap!r}.")
+    size = check_count("size", size)
+    windows = [resize(crop(image, box), size)
+               for image in _photos(photos) for box in _window_boxes(image.shape[:2], scales,
+                                                                      overlap)]
+    return np.stack(windows)
+
+
+def _photos(photos) -> list[np.ndarray]:
+    if isinstance(photos, str | Path) and Path(photos).is_dir():
+        files = sorted(f for f in Path(photos).iterdir() if f.suffix.lower() in PHOTO_SUFFIXES)
+        if not files:
+            raise ValueError(f"No photos in {photos}: put .jpg or .png files there, or pass a "
+                             f"list of images.")
+        return [load_image(f) for f in files]
+    if isinstance(photos, str | Path | np.ndarray):
+        photos = [photos]
+    loaded = [load_image(p) for p in photos]
+    if not loaded:
+        raise ValueError("No photos: pass a folder or a non-empty list of images.")
+    return loaded
+
+
+def _window_boxes(shape, scales, overlap) -> list[tuple[int, int, int, int]]:
+    """(top, left, bottom, right) inclusive boxes of every window, large scales first."""
+    height, width = shape
+    boxes = []
+    for scale in scales:
+        side = max(1, round(scale * min(height, width)))
+        stride = max(1.0, side * (1 - overlap))
+        rows = np.linspace(0, height - side, int(np.ceil((height - side) / stride)) + 1)
+        cols = np.linspace(0, width - side, int(np.ceil((width - side) / stride)) + 1)
+        boxes += [(round(r), round(c), round(r) + side - 1, round(c) + side - 1)
+                  for r in rows for c in cols]
+    return boxes
 
 
 def pixels_of(model, x, preprocess=None) -> np.ndarray:

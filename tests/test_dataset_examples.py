@@ -7,7 +7,8 @@ import pytest
 from helpers import shapes
 from helpers._core.activations import layer_outputs
 from helpers._core.geometry import layer_table
-from helpers.dataset_examples import crop, dataset_examples, show_dataset_examples
+from helpers.dataset_examples import (crop, dataset_examples, photo_windows,
+                                      show_dataset_examples)
 
 SIZE = 32
 PATTERN_AT = (12, 8)  # top-left pixel of the planted pattern in image PLANTED
@@ -173,3 +174,42 @@ def test_top_patches_of_a_shape_unit_hold_that_shape_far_above_its_base_rate(sha
                     for _ in range(1000)])
     # measured: 16 of 16 for every class, against base rates of 5-8 %
     assert share >= 0.8 and share >= base + 0.6, (share, base)
+
+
+def test_photo_windows_cut_a_square_photo_into_1_4_9_and_25_windows_that_tile_it():
+    """A 100 x 100 photo whose pixel (r, c) holds (r, c, 0): the whole photo first, then
+    windows of 70, 50 and 35 px spread edge to edge; each window is its box of the photo."""
+    r, c = np.mgrid[0:100, 0:100]
+    photo = np.stack([r, c, np.zeros_like(r)], axis=-1).astype(np.uint8)
+    windows = photo_windows([photo], size=35)
+    assert windows.shape == (1 + 4 + 9 + 25, 35, 35, 3) and windows.dtype == np.uint8
+    smallest = windows[-25:]  # 35 px windows need no resizing: exact crops
+    corners = {(int(w[0, 0, 0]), int(w[0, 0, 1])) for w in smallest}
+    assert {(0, 0), (0, 65), (65, 0), (65, 65)} <= corners
+    np.testing.assert_array_equal(smallest[0], photo[:35, :35])
+
+
+def test_photo_windows_read_every_photo_of_a_folder_and_refuse_an_empty_one(tmp_path):
+    from PIL import Image
+
+    for name, colour in (("a.png", 40), ("b.jpg", 200)):
+        Image.fromarray(np.full((60, 90, 3), colour, np.uint8)).save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a photo")
+    windows = photo_windows(tmp_path, size=16, scales=(1.0,))
+    assert windows.shape == (2 * 2, 16, 16, 3)  # a 60 x 90 photo: two 60 px windows
+    assert abs(int(windows[0].mean()) - 40) <= 2 and abs(int(windows[-1].mean()) - 200) <= 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="No photos in .*put .jpg or .png files there"):
+        photo_windows(empty, size=16)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(scales=(0.0,)), r"scales are fractions .* in \(0, 1\]"),
+    (dict(scales=(1.5,)), r"scales are fractions"),
+    (dict(overlap=1.0), r"overlap is the share .* in \[0, 1\)"),
+    (dict(size=0), r"size"),
+])
+def test_photo_windows_refuse_bad_scales_overlap_and_size(options, message):
+    with pytest.raises(ValueError, match=message):
+        photo_windows([np.zeros((40, 40, 3), np.uint8)], **{"size": 16, **options})
