@@ -185,34 +185,45 @@ def show_early_vs_late(maps_by_layer: dict, size: float = 4.2, max_channels: int
 
 
 def part_channel(maps, min_silent: float = 0.5) -> int:
-    """The most active channel among those silent on at least ``min_silent`` of the map.
+    """The first of ``part_channels(maps, 1, min_silent)``: one channel that fires on a part."""
+    return part_channels(maps, 1, min_silent)[0]
+
+
+def part_channels(maps, count: int = 1, min_silent: float = 0.5) -> list[int]:
+    """The ``count`` most active channels among those silent on at least ``min_silent`` of the
+    map, most active first.
 
     The channel with the largest mean activation is usually one that fires almost everywhere
     (brightness, colour, the background's texture), so its heatmap lights up the whole image
-    and says nothing about *where*. This picks a channel that fires on a part of the image:
-    among channels whose map is 0 on at least ``min_silent`` of its positions, the one with
-    the largest mean activation. If no channel is that silent, the most silent one (ties:
-    the more active).
+    and says nothing about *where*. This picks channels that fire on a part of the image:
+    among channels whose map is 0 on at least ``min_silent`` of its positions, those with the
+    largest mean activation (fewer than ``count`` if fewer qualify). If no channel is that
+    silent, the one most silent active channel (ties: the more active).
 
     Args:
         maps: activations (H, W, C) or (1, H, W, C) of one image.
+        count: how many channels, at least 1.
         min_silent: share of the map that must be 0, in [0, 1).
 
     Returns:
-        The channel index.
+        Channel indices.
     """
     if not 0.0 <= min_silent < 1.0:
         raise ValueError(f"min_silent is a share of the map in [0, 1); got {min_silent}.")
+    if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
+        raise ValueError(f"count is how many channels, a whole number of at least 1; "
+                         f"got {count!r}.")
     maps = one_image_maps(maps)
     silent = (maps <= 0).mean(axis=(0, 1))
     mean = maps.mean(axis=(0, 1))
     active = silent < 1.0  # a channel that is 0 everywhere shows nothing at all
     partial = active & (silent >= min_silent)
     if partial.any():
-        return int(np.where(partial, mean, -np.inf).argmax())
+        order = np.argsort(np.where(partial, -mean, np.inf), kind="stable")
+        return [int(c) for c in order[:min(int(count), int(partial.sum()))]]
     if not active.any():
         raise ValueError("Every channel is 0 everywhere on this image: nothing to show.")
-    return int(np.lexsort((mean, np.where(active, silent, -1.0)))[-1])
+    return [int(np.lexsort((mean, np.where(active, silent, -1.0)))[-1])]
 
 
 def spotlight(image, heat, floor: float = 0.12) -> np.ndarray:

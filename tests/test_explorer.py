@@ -200,6 +200,19 @@ def test_part_channel_skips_channels_that_fire_everywhere():
     assert explorer.part_channel(maps[None], min_silent=0.0) == 0
 
 
+def test_part_channels_rank_the_half_silent_channels_by_activity_and_stop_at_those():
+    maps = np.zeros((4, 4, 4))
+    maps[...] = 1.0                 # channel 0 fires everywhere
+    maps[:, :, 1:] = 0.0
+    maps[:2, :2, 1] = 5.0           # three channels fire on a quarter of the map
+    maps[:2, :2, 2] = 9.0
+    maps[2:, 2:, 3] = 7.0
+    assert explorer.part_channels(maps, count=2) == [2, 3]
+    assert explorer.part_channels(maps, count=10) == [2, 3, 1]
+    with pytest.raises(ValueError, match="count is how many channels"):
+        explorer.part_channels(maps, count=0)
+
+
 def test_part_channel_falls_back_to_the_most_silent_active_channel():
     maps = np.ones((4, 4, 3), np.float32)
     maps[0, :, 1] = 0.0             # a quarter silent: the most silent
