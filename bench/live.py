@@ -3,7 +3,8 @@
 ``python -m bench live [--model mobilenet] [notebooks...]`` executes the notebooks headless
 (as ``./run.sh`` does) and prints, per notebook, its total time, its slowest cell, every cell
 over the in-class budget of 30 s, and the time of one click on every button the notebook
-made (each explorer's main button, clicked after the last cell, as a student would). Absolute
+made (each explorer's main button, clicked after the last cell, as a student would), and
+the class path: the run time of the setup and [in class] cells and the words of their prose. Absolute
 seconds depend on the machine, so each is also given in units of a reference timed in the
 same run: one forward pass of the model on a batch of 32 images. Measure on an otherwise idle
 machine; the budget is for two CPU cores.
@@ -94,12 +95,33 @@ def run(path: Path, out_dir: Path, timeout: int = 900):
     return notebook
 
 
+#: Reading speed for the class path's minutes: words of prose per minute, read aloud or shown.
+WORDS_PER_MINUTE = 150
+
+
+def class_path(notebook, cells) -> tuple[float, int]:
+    """(seconds of the code cells, words of prose) of the class path: the setup and every
+    section marked [in class] (``helpers.build.section_marks``)."""
+    from helpers.build import section_marks
+
+    marks = section_marks(notebook)
+    taught = {i for i, mark in enumerate(marks) if mark in ("setup", "in class")}
+    seconds = sum(t for index, t, _ in cells if index in taught)
+    words = sum(len(notebook.cells[i].source.split()) for i in taught
+                if notebook.cells[i].cell_type == "markdown")
+    return seconds, words
+
+
 def report(name: str, notebook, total: float, unit: float) -> float:
-    """Print one notebook's line, its cells over budget and its clicks; the slowest cell."""
+    """Print one notebook's line, its class path, its cells over budget and its clicks;
+    return the slowest cell."""
     cells = cell_seconds(notebook)[:-1]  # the click cell is not the notebook's own
     index, worst, line = max(cells, key=lambda c: c[1])
     print(f"{name}: {total:5.0f} s in all; slowest cell [{index}] {worst:5.1f} s "
           f"= {worst / unit:5.1f} references  ({line})")
+    seconds, words = class_path(notebook, cells)
+    print(f"    class path: cells {seconds:5.0f} s, prose {words} words "
+          f"(~{words / WORDS_PER_MINUTE:.1f} min at {WORDS_PER_MINUTE} words/min)")
     for index, seconds, line in cells:
         if seconds > CELL_BUDGET_S:
             print(f"    over {CELL_BUDGET_S:.0f} s: cell [{index}] {seconds:.1f} s ({line})")

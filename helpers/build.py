@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,28 @@ from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+#: The class path: every numbered section's heading ends with one of these marks.
+MARKS = ("[in class]", "[deep dive]")
+SECTION = re.compile(r"^## (\d+)\. (.*)$", flags=re.M)
+
+
+def section_marks(notebook) -> list[str]:
+    """For each cell of ``notebook``, the class path it belongs to: "setup" before the first
+    numbered section (the title and the setup cell, which class needs too), then "in class",
+    "deep dive" or "unmarked" after a numbered ``## N. Title [mark]`` heading, and "end" from
+    ``## Summary`` on. A heading cell belongs to its own section."""
+    marks, current = [], "setup"
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                numbered = SECTION.match(line)
+                if numbered:
+                    title = numbered.group(2).rstrip()
+                    current = next((m[1:-1] for m in MARKS if title.endswith(m)), "unmarked")
+                elif line.startswith("## ") and current != "setup":
+                    current = "end"
+        marks.append(current)
+    return marks
 
 
 class Client(NotebookClient):

@@ -40,3 +40,21 @@ def test_figures_reach_the_notebook_even_with_a_script_backend_set(tmp_path, mon
     executed = nbformat.read(tmp_path / "build" / "notebooks" / "03_plot.ipynb", as_version=4)
     assert any("image/png" in output.get("data", {}) for output in executed.cells[0].outputs)
     assert "data:image/png;base64" in (tmp_path / "build" / "html" / "03_plot.html").read_text()
+
+
+def test_section_marks_follow_each_numbered_heading_until_the_summary():
+    import nbformat
+
+    from helpers.build import section_marks
+
+    cells = [nbformat.v4.new_markdown_cell("# 00 · Title"), nbformat.v4.new_code_cell("# Setup"),
+             nbformat.v4.new_markdown_cell("## 1. First [in class]"),
+             nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_markdown_cell("text\n\n## 2. Second [deep dive]"),
+             nbformat.v4.new_code_cell("y = 2"),
+             nbformat.v4.new_markdown_cell("## 3. Third, not marked"),
+             nbformat.v4.new_markdown_cell("### 3.1 a subsection"),
+             nbformat.v4.new_markdown_cell("## Summary"), nbformat.v4.new_code_cell("z = 3")]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    assert section_marks(notebook) == ["setup", "setup", "in class", "in class", "deep dive",
+                                       "deep dive", "unmarked", "unmarked", "end", "end"]
