@@ -202,28 +202,32 @@ def favourite_probes(responses: np.ndarray) -> np.ndarray:
     return np.where(responses.max(axis=0) > 0, responses.argmax(axis=0), -1)
 
 
-#: What a first-layer channel detects, by ``channel_kinds``, in the order counts are printed.
-KINDS = ("oriented edge", "edge side", "weakly oriented", "colour", "none")
+#: The series' edge detector: its best edge drives it at least twice as much as any flat field,
+#: i.e. ``needs_edge`` (E - F) / (E + F) >= 1/3 (notebook 05's ``circuits.edge_preference`` too).
+EDGE_THRESHOLD = 1 / 3
+
+#: What an early channel detects, by ``channel_kinds``, in the order counts are printed.
+KINDS = ("edge", "edge side", "colour", "none")
 
 
 def channel_kinds(responses: np.ndarray, probes: Probes, needs_edge,
-                  min_selectivity: float = 0.5, min_edge_preference: float = 1 / 3) -> np.ndarray:
+                  threshold: float = EDGE_THRESHOLD) -> np.ndarray:
     """What each channel detects, one of ``KINDS``, from its probe responses.
 
-    - 'oriented edge': its favourite probe is an edge or a grating, its orientation
-      selectivity is above ``min_selectivity`` and it needs the edge: its best edge drives
-      it at least twice as much as any flat field (``needs_edge`` of 1/3 or more);
-    - 'edge side': as selective, but a flat field drives it about as much: a colour or
-      brightness channel that prefers the side of the edge with its colour at the centre;
-    - 'weakly oriented': an edge or grating is its favourite, selectivity at most the bound;
-    - 'colour': a colour patch is its favourite;
-    - 'none': no probe excites it.
+    - 'edge': an edge detector, the series' one definition: ``needs_edge`` of at least
+      ``threshold`` (1/3: its best edge drives it at least twice as much as any flat field);
+    - 'edge side': not an edge detector, but an edge or a grating is its favourite probe: a
+      colour or brightness channel that likes the side of an edge with its colour at the
+      centre, and answers a flat field of that colour about as much;
+    - 'colour': not an edge detector, and a colour patch is its favourite probe;
+    - 'none': not an edge detector, and no probe excites it.
 
     Args:
         responses: (num_probes, C) from ``probe_responses``.
         probes: the probe set the responses were measured with.
         needs_edge: (C,) (best edge - best flat field) / (best edge + best flat field), from
             ``needs_edge(model, layer)``.
+        threshold: the edge detector's least ``needs_edge``.
 
     Returns:
         str array (C,).
@@ -236,15 +240,11 @@ def channel_kinds(responses: np.ndarray, probes: Probes, needs_edge,
     if needs_edge.shape != responses.shape[1:]:
         raise ValueError(f"needs_edge must have one value per channel ({responses.shape[1]}); "
                          f"got shape {needs_edge.shape}.")
-    _, selectivity = orientation_selectivity(responses, probes)
     favourite = favourite_probes(responses)
     kind = np.array([probes.kinds[f] if f >= 0 else "none" for f in favourite], dtype=object)
-    edge_like = np.isin(kind, ["edge", "grating"])
-    tuned = edge_like & (selectivity > min_selectivity)
     out = np.where(kind == "colour", "colour", "none").astype(object)
-    out[edge_like] = "weakly oriented"
-    out[tuned] = "edge side"
-    out[tuned & (needs_edge >= min_edge_preference)] = "oriented edge"
+    out[np.isin(kind, ["edge", "grating"])] = "edge side"
+    out[needs_edge >= threshold] = "edge"
     return out.astype(str)
 
 

@@ -158,23 +158,23 @@ def test_figures(edge_model):
         probes.show_edge_tuning(bank, responses, [])
 
 
-def test_channel_kinds_of_planted_responses():
+def test_an_edge_detector_is_a_channel_an_edge_drives_twice_as_much_as_a_flat_field():
     bank = probes.probe_set(16)
     responses = np.zeros((18, 6), np.float32)
     edge_0, edge_90, edge_270, red = 0, 2, 6, 12
-    responses[edge_0, 0] = 1.0                          # one edge only, needs it: a detector
-    responses[edge_0, 1] = 1.0                          # the same tuning, but ...
-    responses[[edge_0, edge_90, edge_270], 2] = 1.0, 0.8, 0.8   # orthogonal edges answer too
+    responses[edge_0, 0] = 1.0                          # an edge is its favourite and it needs it
+    responses[edge_0, 1] = 1.0                          # the same favourite, but ...
+    responses[[edge_0, edge_90, edge_270], 2] = 1.0, 0.8, 0.8   # unselective: still an edge
     responses[red, 3] = 1.0                             # a colour patch is its favourite
     responses[:, 4] = -1.0                              # every probe suppresses it
-    responses[edge_0, 5] = 1.0
+    responses[red, 5] = 1.0                             # a colour favourite, but it needs edges
     needs_edge = np.array([0.5, 0.0, 0.5, 0.0, 0.0, 1 / 3])  # ... 1: a flat field does as much
     kinds = probes.channel_kinds(responses, bank, needs_edge)
-    assert list(kinds) == ["oriented edge", "edge side", "weakly oriented", "colour", "none",
-                           "oriented edge"]
+    assert list(kinds) == ["edge", "edge side", "edge", "colour", "none", "edge"]
     assert set(kinds) <= set(probes.KINDS)
-    strict = probes.channel_kinds(responses, bank, needs_edge, min_edge_preference=0.4)
-    assert strict[5] == "edge side"
+    assert probes.EDGE_THRESHOLD == pytest.approx(1 / 3)
+    strict = probes.channel_kinds(responses, bank, needs_edge, threshold=0.4)
+    assert strict[5] == "colour"
 
 
 def test_channel_kinds_check_their_input():
