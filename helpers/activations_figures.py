@@ -65,13 +65,8 @@ def object_mask(vm, image, threshold: float = 0.5) -> np.ndarray:
 
 @functools.cache
 def _lab_samples() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """(image, object mask) of each sample of the lab model, drawn as ``models`` draws them
-    (a test checks that they are the same images)."""
-    scenes = shapes.make_scenes(len(shapes.CLASSES), seed=7,
-                                classes=np.arange(len(shapes.CLASSES))[:, None])
-    pair = shapes.make_scenes(1, seed=8, num_objects=2, classes=[[3, 5]])
-    return tuple((image, masks.any(axis=0)) for drawn in (scenes, pair)
-                 for image, masks in zip(drawn.images, drawn.masks))
+    """(image, object mask) of each sample of the lab model (``shapes.sample_scenes``)."""
+    return tuple(shapes.sample_scenes().values())
 
 
 def object_correlation(maps, mask) -> np.ndarray:

@@ -277,11 +277,7 @@ def lab_model() -> VisModel:
 def _load_shapes() -> VisModel:
     from helpers import shapes, shapes_cnn
 
-    scenes = shapes.make_scenes(len(shapes.CLASSES), seed=7,
-                                classes=np.arange(len(shapes.CLASSES))[:, None])
-    pair = shapes.make_scenes(1, seed=8, num_objects=2, classes=[[3, 5]])
-    samples = {name: image for name, image in zip(shapes.CLASSES, scenes.images)}
-    samples["star_and_ring"] = pair.images[0]
+    samples = {name: image for name, (image, _) in shapes.sample_scenes().items()}
     return VisModel("shapes", shapes_cnn.load_trained(), shapes.CLASSES,
                     (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), shapes_cnn.preprocess, samples)
 

@@ -77,6 +77,18 @@ def make_scenes(n: int, seed: int = 0, num_objects: int = 1, size: int = IMAGE_S
     return Scenes(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 
+def sample_scenes() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The lab model's sample scenes, by name: one scene per class (seed 7) and a star beside
+    a ring (``star_and_ring``, seed 8); each as (image (H, W, 3) uint8, mask of its objects
+    (H, W) bool)."""
+    singles = make_scenes(len(CLASSES), seed=7, classes=np.arange(len(CLASSES))[:, None])
+    pair = make_scenes(1, seed=8, num_objects=2, classes=[[3, 5]])
+    names = [*CLASSES, "star_and_ring"]
+    images = [*singles.images, *pair.images]
+    masks = [m.any(axis=0) for m in (*singles.masks, *pair.masks)]
+    return dict(zip(names, zip(images, masks)))
+
+
 def crop_around_first(scenes: Scenes, side: int, seed: int = 0) -> Scenes:
     """Random ``side`` x ``side`` windows of ``scenes``, each holding its first object whole.
 

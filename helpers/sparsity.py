@@ -15,12 +15,9 @@ References:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import PercentFormatter
 
 from helpers._core.activations import layer_outputs
 from helpers._core.graph import require_spatial
@@ -175,71 +172,3 @@ def _views(photo: np.ndarray) -> list[np.ndarray]:
     corners = [(0, 0), (0, width - w), (height - h, 0), (height - h, width - w),
                ((height - h) // 2, (width - w) // 2)]
     return [photo, photo[:, ::-1]] + [photo[r:r + h, c:c + w] for r, c in corners]
-
-
-def _without_common_suffix(names) -> list[str]:
-    """Names with a suffix they all share ('_relu') removed, for shorter axis labels."""
-    suffix = os.path.commonprefix([name[::-1] for name in names])[::-1]
-    cut = suffix.find("_")
-    if len(names) < 2 or cut < 0:
-        return list(names)
-    suffix = suffix[cut:]
-    return [name[:-len(suffix)] for name in names]
-
-
-def dead_channel_ylim_top(per_image, never_active, floor: float = 0.05) -> float:
-    """Top of the y-axis of the "all-zero channels" panel: scaled to the data.
-
-    Such fractions are often a few percent or zero; on a 0-100% axis they would all lie on
-    the bottom line. So the axis ends 20% above the largest value (of any image or of the
-    never-active line), at least at ``floor`` (5%) and at most at 100% (plus a margin).
-    """
-    largest = max(float(np.max(per_image, initial=0.0)), float(np.max(never_active, initial=0.0)))
-    return min(1.02, max(floor, 1.2 * largest))
-
-
-def plot_distillation(stats: DistillationStats, highlight=None):
-    """The three statistics per layer, input to output: batch mean and the middle 80% of images.
-
-    Args:
-        stats: from ``distillation_stats``.
-        highlight: layer names to mark with a vertical line (e.g. the end of each block).
-
-    Returns:
-        The figure.
-    """
-    depth = np.arange(len(stats.layers))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharex=True)
-    for ax, (key, label), color in zip(axes, STATISTICS.items(),
-                                       ("#d1495b", "#00798c", "#edae49")):
-        values = getattr(stats, key)
-        low, high = np.percentile(values, [10, 90], axis=1)
-        ax.fill_between(depth, low, high, color=color, alpha=0.25, lw=0,
-                        label="10th-90th percentile of images")
-        ax.plot(depth, values.mean(axis=1), "o-", color=color, ms=4, lw=2, label="batch mean")
-        if key == "dead_channel_fraction":
-            # Drawn on top, with its own markers, so it stays visible where it meets the mean.
-            ax.plot(depth, stats.never_active_fraction, "--", color="0.2", lw=1.3, marker="x",
-                    ms=5, zorder=3, label="zero on every image")
-            ax.legend(fontsize=8, loc="upper right")
-            top = dead_channel_ylim_top(values, stats.never_active_fraction)
-            ax.set_ylim(-0.03 * top, top)
-        elif key == "zero_fraction":
-            ax.set_ylim(-0.02, 1.02)
-        for name in highlight or ():
-            ax.axvline(stats.layers.index(name), color="0.8", lw=0.8, zorder=0)
-        if key != "mean_activation":
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_title(label, fontsize=11)
-        ax.grid(axis="y", alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-    labels = _without_common_suffix(stats.layers)
-    for ax in axes:
-        ax.set_xticks(depth, labels, rotation=90, fontsize=7 if len(depth) > 12 else 8)
-    axes[0].legend(fontsize=8, loc="upper left")
-    dropped = stats.layers[0][len(labels[0]):]
-    note = f"; layer names without '{dropped}'" if dropped else ""
-    fig.suptitle(f"Sparsity layer by layer over {stats.num_images} images, input → output{note}",
-                 fontsize=12)
-    fig.tight_layout()
-    return fig

@@ -1,7 +1,6 @@
 from types import SimpleNamespace
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -114,42 +113,3 @@ def test_measurement_batch_of_scenes_and_of_photo_views():
     np.testing.assert_array_equal(views[1], resize(photo[:, ::-1], 32))  # the mirror image
     with pytest.raises(ValueError, match="2 sample photos, which make 14 views; ask for n <= 14"):
         sparsity.measurement_batch(vm, n=15)
-
-
-def test_plot_has_one_panel_per_statistic(tiny_cnn, rng):
-    stats = sparsity.distillation_stats(tiny_cnn, ["conv1", "conv2"],
-                                        rng.normal(size=(3, 16, 16, 3)))
-    fig = sparsity.plot_distillation(stats, highlight=["conv2"])
-    assert [ax.get_title() for ax in fig.axes] == list(sparsity.STATISTICS.values())
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["conv1", "conv2"]
-    plt.close(fig)
-
-
-def _stats(dead, never):
-    dead = np.asarray(dead, float)
-    zeros = np.full_like(dead, 0.5)
-    return sparsity.DistillationStats(("a_relu", "b_relu"), zero_fraction=zeros,
-                                      dead_channel_fraction=dead, mean_activation=zeros,
-                                      never_active_fraction=np.asarray(never, float))
-
-
-@pytest.mark.parametrize("dead, never, top", [
-    ([[0.0, 0.0], [0.0, 0.0]], [0.0, 0.0], 0.05),     # nothing dead: a 0-5% axis
-    ([[0.0, 0.1], [0.1, 0.2]], [0.0, 0.05], 0.24),    # 1.2 x the largest image
-    ([[0.0, 0.0], [0.0, 0.0]], [0.0, 0.125], 0.15),   # the never-active line counts too
-    ([[0.0, 0.5], [0.9, 1.0]], [0.0, 0.9], 1.02),     # never beyond 100%
-])
-def test_all_zero_channel_panel_is_scaled_to_its_data(dead, never, top):
-    fig = sparsity.plot_distillation(_stats(dead, never))
-    zero_ax, dead_ax, _ = fig.axes
-    assert dead_ax.get_ylim()[1] == pytest.approx(top)
-    assert dead_ax.get_ylim()[0] < 0                   # a line at 0 stays inside the axes
-    assert zero_ax.get_ylim() == pytest.approx((-0.02, 1.02))
-    # both lines are drawn and tell apart in the legend
-    labels = [t.get_text() for t in dead_ax.get_legend().get_texts()]
-    assert "zero on every image" in labels and "batch mean" in labels
-    never_line = next(line for line in dead_ax.get_lines()
-                      if line.get_label() == "zero on every image")
-    np.testing.assert_allclose(never_line.get_ydata(), never)
-    assert never_line.get_linestyle() == "--"
-    plt.close(fig)
