@@ -8,8 +8,9 @@ model, whose final softmax is removed (with a notice) so that "the logit" is one
 whose outputs merely look like probabilities is refused. ``predict``, ``top_classes`` and
 ``objective_gradient_rms`` take one preprocessed image or a batch, of any size the model's
 layers accept (each is judged at its own size), and classes by name or index. The figures
-(``show_class_images``, ``show_ascent_curves``) live in ``class_neurons_figures`` and are
-importable from here.
+(``show_class_images``, ``show_ascent_curves``, ``show_step_sizes``) live in
+``class_neurons_figures`` and are importable from here. ``notebook_settings`` gives notebook
+03's per-model sizes.
 
 References:
     Simonyan, Vedaldi & Zisserman, "Deep Inside Convolutional Networks: Visualising Image
@@ -19,6 +20,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -30,7 +32,7 @@ from helpers._core.graph import at_size
 from helpers._core.inputs import Prepared, as_batch, prepare
 from helpers._core.model import class_index, class_indices, logits_model
 from helpers.class_neurons_figures import (caption, show_ascent_curves,  # noqa: F401
-                                           show_class_images)
+                                           show_class_images, show_step_sizes)
 from helpers.saliency_explorer import class_picker
 from helpers.widgets import Panel
 
@@ -223,6 +225,34 @@ def objective_gradient_rms(model, inputs, classes, objective: str = "logit"):
     call = _prepare(model, inputs, classes)
     _, grads = input_gradients(call.net, call.x, call.classes, objective)
     return call.output(np.sqrt(np.mean(np.square(grads, dtype=np.float64), axis=(1, 2, 3))))
+
+
+class NotebookSettings(NamedTuple):
+    """Notebook 03's sizes for one model, chosen so that each cell stays within 30 s on two
+    CPU cores (VGG16 costs about 20 MobileNets per step: fewer classes, steps and samples)."""
+
+    classes: list           # classes to grow images for, by name
+    steps: int              # plain ascent (sections 1 and 2)
+    ladder_steps: int       # regularized ascent (section 3)
+    click_steps: int        # one click of the class explorer
+    size: int | None        # side of the regularized images (None: the model's own)
+    samples: int            # SmoothGrad's noisy copies
+    ig_steps: int           # Integrated Gradients' points on the path
+    panel: float            # inches per image in the figures
+
+
+def notebook_settings(vm) -> NotebookSettings:
+    """Notebook 03's ``NotebookSettings`` for a ``VisModel``: every shape for the lab model
+    ``shapes``; the lecture's flamingo and three other classes for an ImageNet model, whose
+    regularized images are grown at 160 px (half the pixels of 224, half the cost per step:
+    a classifier ending in global average pooling takes any size). The regularized images
+    take as many steps as one explorer click, so that the explorer can show them for free."""
+    if vm.name == "shapes":
+        return NotebookSettings(list(vm.class_names), 64, 64, 64, None, 32, 64, 1.9)
+    if vm.name == "vgg16":
+        return NotebookSettings(["flamingo", "goldfish"], 24, 24, 16, None, 8, 32, 2.6)
+    return NotebookSettings(["flamingo", "goldfish", "tarantula", "ladybug"], 40, 64, 64,
+                            160, 32, 64, 2.6)
 
 
 # ---------------------------------------------------------------------------- interactive

@@ -1,5 +1,6 @@
-"""Figures of generated class images: the images with the model's verdict under each, and
-the objective during the ascent. Importable from ``helpers.class_neurons`` too.
+"""Figures of generated class images: the images with the model's verdict under each, the
+objective during the ascent, and the size of its steps. Importable from
+``helpers.class_neurons`` too.
 """
 
 from __future__ import annotations
@@ -85,5 +86,40 @@ def show_ascent_curves(results: dict, ylabel: str = "objective", title: str | No
     axes[0, -1].legend(fontsize=8, frameon=False, loc="best")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_step_sizes(moves, class_names, title: str | None = None):
+    """How far each ascent step moved the pixels, relative to the first step, on a log scale.
+
+    With a fixed step size eta, the step is eta * |grad|: this shows how much the objective's
+    gradient grew (a step that overshoots) or shrank (an ascent that stalls).
+
+    Args:
+        moves: (steps, classes) root mean square pixel change of each step.
+        class_names: the name of each column, for the legend.
+        title: a title over the panel.
+
+    Returns:
+        the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    moves = np.asarray(moves, dtype=np.float64)
+    if moves.ndim != 2 or len(moves) == 0 or moves.shape[1] != len(class_names):
+        raise ValueError(f"moves must be (steps, classes) with one name per class; got shape "
+                         f"{moves.shape} and {len(class_names)} names.")
+    fig, ax = plt.subplots(figsize=(5.6, 3))
+    for k, name in enumerate(class_names):
+        ax.plot(moves[:, k] / moves[0, k], label=name)
+    ax.set_yscale("log")
+    ax.axhline(1, color="#8a8f98", lw=0.8, ls=":")
+    ax.set_xlabel("step")
+    ax.set_ylabel("pixels moved / first step")
+    ax.set_title(title or "step size during the ascent", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig

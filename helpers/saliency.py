@@ -16,7 +16,7 @@ SmoothGrad and Integrated Gradients evaluate the model on many inputs; they are 
 one batch and differentiated by one compiled call (``helpers._core.gradients``), not in a
 Python loop. A model ending in a softmax is explained through its logits (the core's rule).
 Measures and figures (``normalize_map``, ``mask_share``, ``grow_mask``, ``show_maps``,
-``show_mask_shares``) live in ``saliency_figures``, the interactive viewer
+``show_mask_shares``, ``show_share_bars``) live in ``saliency_figures``, the interactive viewer
 (``saliency_explorer``, ``class_picker``) in ``saliency_explorer``; both are importable from
 here.
 
@@ -37,13 +37,13 @@ from helpers._core.gradients import input_gradients
 from helpers._core.inputs import BATCH_SIZE, check_count, prepare
 from helpers.saliency_explorer import SaliencyExplorer, class_picker, saliency_explorer
 from helpers.saliency_figures import (grow_mask, mask_share, normalize_map, show_mask_shares,
-                                      show_maps)
+                                      show_maps, show_share_bars)
 
 __all__ = ["BATCH_SIZE", "METHODS", "IntegratedGradients", "SaliencyExplorer",
            "abs_sum_over_channels", "class_picker", "gradient_x_input", "grow_mask",
            "integrated_gradients", "mask_share", "max_abs_over_channels", "normalize_map",
            "path_points", "saliency_explorer", "saliency_map", "scores_and_gradients",
-           "show_mask_shares", "show_maps", "smoothgrad", "vanilla_gradient"]
+           "show_mask_shares", "show_maps", "show_share_bars", "smoothgrad", "vanilla_gradient"]
 
 #: Method names accepted by ``saliency_map``, in the order the notebook shows them.
 METHODS = ("vanilla", "gradient_x_input", "smoothgrad", "integrated_gradients")

@@ -4,8 +4,9 @@ falls on an object, and draw maps beside the photo.
 - ``normalize_map``: a map scaled to [0, 1], clipped at a percentile;
 - ``mask_share``: sum of the map inside an object's mask / sum of the whole map;
 - ``grow_mask``: the mask dilated by a disk, so that an outline counts as on the object;
-- ``show_maps``, ``show_mask_shares``: the figures of notebook 03 (``in_grey``: the photo
-  under a map, in grey so that its colours do not compete with the colour map).
+- ``show_maps``, ``show_mask_shares``, ``show_share_bars``: the figures of notebook 03
+  (``in_grey``: the photo under a map, in grey so that its colours do not compete with the
+  colour map).
 
 Importable from ``helpers.saliency`` too.
 """
@@ -169,5 +170,44 @@ def show_maps(image, maps: dict, title: str | None = None, size: float = 2.4,
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_share_bars(panels: dict, references=(), title: str | None = None):
+    """How much of each method's map falls on the object: one panel per measure, one bar per
+    method (its mean over scenes), a dot per scene, and the share a uniform map would get
+    (dashed: the region's mean area).
+
+    Args:
+        panels: x-axis label -> (method -> (N,) shares, (N,) the region's area share per
+            scene), e.g. {"share of the map inside the object's mask": (shares, area)}.
+        references: names of methods that are references (no model, or an untrained one),
+            drawn grey.
+        title: a title over the figure.
+
+    Returns:
+        the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not panels:
+        raise ValueError("Give at least one panel: {label: (shares, area)}.")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, (label, (shares, area)) in zip(axes[0], panels.items()):
+        names = list(shares)[::-1]  # the first method on top
+        ax.barh(names, [np.nanmean(shares[n]) for n in names],
+                color=["#8a8f98" if n in references else "#00798c" for n in names])
+        for i, n in enumerate(names):
+            jitter = np.random.default_rng(i).uniform(-0.25, 0.25, len(shares[n]))
+            ax.plot(shares[n], i + jitter, ".", color="black", alpha=0.25, ms=3)
+        ax.axvline(np.mean(area), color="#d1495b", ls="--", label="a uniform map")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(label)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, -1].legend(frameon=False, loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -215,3 +215,32 @@ def test_the_explorer_grows_at_its_size_and_estimates_the_next_click(shapes_mode
     assert explorer.estimate(8) == pytest.approx(2 * explorer.estimate(4))
     assert len(explorer.figure("ring", "logit", "naive", 4).axes) == 2
     plt.close("all")
+
+
+def test_notebook_settings_name_every_shape_for_the_lab_and_fewer_steps_for_vgg16(shapes_model):
+    lab = class_neurons.notebook_settings(shapes_model)
+    assert lab.classes == list(shapes_model.class_names) and lab.size is None
+    classes, steps, *_ = lab  # unpacks as the notebook's setup cell does
+    assert classes == lab.classes and steps == lab.steps
+
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+    mobilenet, vgg16 = (class_neurons.notebook_settings(Named(n)) for n in ("mobilenet", "vgg16"))
+    assert mobilenet.classes[0] == "flamingo" and mobilenet.size == 160
+    assert vgg16.steps < mobilenet.steps and vgg16.samples < mobilenet.samples
+
+
+def test_step_sizes_are_drawn_relative_to_the_first_step_on_a_log_scale():
+    import matplotlib.pyplot as plt
+
+    moves = np.array([[0.5, 2.0], [5.0, 1.0], [0.05, 0.5]])
+    fig = class_neurons.show_step_sizes(moves, ["a", "b"])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1, 10, 0.1])
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [1, 0.5, 0.25])
+    with pytest.raises(ValueError, match="one name per class"):
+        class_neurons.show_step_sizes(moves, ["a"])
+    plt.close("all")

@@ -334,6 +334,22 @@ def test_figures_draw(shapes_model):
     plt.close("all")
 
 
+def test_share_bars_draw_one_bar_per_method_and_grey_references():
+    import matplotlib.pyplot as plt
+
+    shares = {"method": np.array([0.5, 0.7]), "edges": np.array([0.2, 0.4])}
+    area = np.array([0.1, 0.1])
+    fig = saliency.show_share_bars({"inside": (shares, area), "near": (shares, 2 * area)},
+                                   references=["edges"], title="t")
+    assert len(fig.axes) == 2
+    bars = fig.axes[0].patches
+    np.testing.assert_allclose([b.get_width() for b in bars], [0.3, 0.6])  # edges first: bottom
+    assert bars[0].get_facecolor() != bars[1].get_facecolor()
+    assert fig.axes[1].lines[-1].get_xdata()[0] == pytest.approx(0.2)  # a uniform map's share
+    with pytest.raises(ValueError, match="at least one panel"):
+        saliency.show_share_bars({})
+    plt.close("all")
+
 def test_smoothgrad_without_noise_on_mobilenet_is_the_gradient_up_to_rounding(mobilenet):
     # A batch of copies is summed in another order than one image; with oneDNN a ReLU whose
     # input is within rounding of 0 can flip, so compare relative to the map's scale.
