@@ -225,9 +225,12 @@ def default_model_name() -> str:
     return canonical_name(os.environ.get(MODEL_ENV, DEFAULT_MODEL))
 
 
-def default_image(vm: VisModel) -> str:
-    """The notebooks' image: ``$CNNVIS_IMAGE`` or the model's first sample."""
-    return os.environ.get(IMAGE_ENV) or next(iter(vm.samples))
+def default_image(vm: VisModel, prefer: str | None = None) -> str:
+    """The notebooks' image: ``$CNNVIS_IMAGE``, else the sample ``prefer`` where ``vm`` has
+    it (e.g. the lab's two-object scene), else the model's first sample."""
+    if os.environ.get(IMAGE_ENV):
+        return os.environ[IMAGE_ENV]
+    return prefer if prefer in vm.samples else next(iter(vm.samples))
 
 
 def load_model(name: str | None = None, weights: str | None = "imagenet") -> VisModel:
