@@ -76,6 +76,5 @@ def test_a_failed_clone_says_what_to_do_in_one_line(colab, tmp_path):
     done = run(_setup_source(NOTEBOOKS[0]), f"file://{tmp_path}/no-such-repository")
     assert done.returncode != 0
     said = [l for l in done.stderr.splitlines() if "Could not clone" in l]
-    assert said == [f"Could not clone file://{tmp_path}/no-such-repository: check the runtime's "
-                    "internet access, or upload the repository as a folder named how-cnns-see "
-                    "and rerun."]
+    assert said == [f"Could not clone file://{tmp_path}/no-such-repository: check the internet, "
+                    "or upload how-cnns-see/ and rerun."]

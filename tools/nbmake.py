@@ -25,8 +25,7 @@ import os, subprocess, sys
 if "google.colab" in sys.modules and not os.path.isdir("how-cnns-see"):
     repo = os.environ.get("CNNVIS_REPO", "{REPO}")
     if subprocess.run(["git", "clone", "-q", "--depth", "1", repo, "how-cnns-see"]).returncode:
-        raise SystemExit(f"Could not clone {{repo}}: check the runtime's internet access, or "
-                         "upload the repository as a folder named how-cnns-see and rerun.")
+        sys.exit(f"Could not clone {{repo}}: check the internet, or upload how-cnns-see/ and rerun.")
 sys.path.insert(0, "how-cnns-see")  # the clone, on Colab; no such folder elsewhere
 '''
 
