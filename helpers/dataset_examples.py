@@ -14,6 +14,11 @@ The receptive field comes from the architecture (``_core.geometry.layer_table``)
 reaches past the image (the zero padding of 'same' convolutions) the patch is padded with
 grey, so all patches have the same size and the unit's centre is always the patch's centre.
 
+Which units to look at: ``standout_units`` picks those whose best images stand out from their
+typical one (they respond to *something* in the images). The lab's check, where the answer
+is known: ``preferred_units`` gives each shape class's unit, ``holds_shape`` says which top
+patches hold that shape, and ``shape_base_rate`` how often a random patch does.
+
 References:
     Olah, Mordvintsev & Schubert, "Feature Visualization", Distill (2017);
     Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks" (2014).
@@ -33,6 +38,7 @@ from helpers._core.inputs import BATCH_SIZE, as_batch, check_count
 from helpers._core.model import affine_preprocessing, keras_model, preprocess_fn
 from helpers._core.progress import progress
 from helpers.images import load_image, resize
+from helpers.shapes import CLASSES
 
 #: The grey that fills a patch where the receptive field falls off the image.
 GREY = 128
@@ -166,9 +172,8 @@ def pixels_of(model, x, preprocess=None) -> np.ndarray:
     return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb
 
 
-def dataset_examples(model, layer: str, unit: int, x, k: int = 9, *, per_image: int = 1,
-                     images=None, preprocess=None,
-                     batch_size: int = BATCH_SIZE) -> DatasetExamples:
+def dataset_examples(model, layer: str, unit, x, k: int = 9, *, per_image: int = 1,
+                     images=None, preprocess=None, batch_size: int = BATCH_SIZE):
     """The ``k`` (image, position) pairs where unit ``unit`` of ``layer`` is most active, and
     their receptive fields as image patches.
 
@@ -182,7 +187,8 @@ def dataset_examples(model, layer: str, unit: int, x, k: int = 9, *, per_image: 
     Args:
         model: a ``VisModel`` or a Keras model.
         layer: a layer with a spatial output (a convolution, its ReLU, a pooling).
-        unit: the channel of ``layer``.
+        unit: the channel of ``layer``, or a list of channels: one scan of the images serves
+            them all.
         x: one preprocessed image (H, W, C) or a batch (N, H, W, C) at the model's input size.
         k: how many patches.
         per_image: at most this many patches from one image (1: every patch from a
@@ -194,60 +200,73 @@ def dataset_examples(model, layer: str, unit: int, x, k: int = 9, *, per_image: 
         batch_size: images per compiled forward pass.
 
     Returns:
-        A ``DatasetExamples`` with min(k, N * per_image) patches; one image in gives the same
-        as a batch of that one image (a summary over all images either way).
+        A ``DatasetExamples`` with min(k, N * per_image) patches (a list of them, one per
+        unit, for a list of units); one image in gives the same as a batch of that one image
+        (a summary over all images either way).
 
     Raises:
         ValueError: the core's errors for bad images or an unknown layer; a unit out of range;
             ``images`` that do not match ``x``.
     """
     net = keras_model(model)
-    found = require_spatial(net, layer)
+    target = require_spatial(net, layer)
     k, per_image = check_count("k", k), check_count("per_image", per_image)
     batch_size = check_count("batch_size", batch_size)
     x, _ = as_batch(x, net.input_shape)
-    channels = int(found.output.shape[-1])
-    if isinstance(unit, bool) or not isinstance(unit, int | np.integer) or not 0 <= unit < channels:
-        raise ValueError(f"unit is a channel of {layer!r}, 0 to {channels - 1}; got {unit!r}.")
+    channels = int(target.output.shape[-1])
+    many = not isinstance(unit, int | np.integer)
+    units = list(unit) if many else [unit]
+    if not units:
+        raise ValueError(f"Give at least one unit of {layer!r}, e.g. unit=0 or unit=[0, 5].")
+    for u in units:
+        if isinstance(u, bool) or not isinstance(u, int | np.integer) or not 0 <= u < channels:
+            raise ValueError(f"unit is a channel of {layer!r}, 0 to {channels - 1}; got {u!r}.")
     if images is not None:
         images = np.asarray(images)
         if images.dtype != np.uint8 or images.shape[:3] != x.shape[:3]:
             raise ValueError(f"images are the uint8 RGB pictures x was made from, shape "
                              f"{x.shape[:3] + (3,)}; got {images.dtype} {images.shape}.")
     geometry = layer_table(net, input_size=x.shape[1:3], layers=[layer])[0]
-    values, where = _scan(net, layer, int(unit), x, k, per_image, batch_size)
+    scans = _scan(net, layer, [int(u) for u in units], x, k, per_image, batch_size)
+    if images is None:  # only the images that give a patch are turned back into pixels
+        used = np.unique(np.concatenate([where[:, 0] for _, where in scans]))
+        images = dict(zip(used, pixels_of(model, x[used], preprocess))) if len(used) else {}
+    examples = [_examples(target.name, int(u), values, where, geometry, images, len(x))
+                for u, (values, where) in zip(units, scans)]
+    return examples if many else examples[0]
+
+
+def _examples(layer, unit, values, where, geometry, images, num_images) -> DatasetExamples:
+    """The ``DatasetExamples`` of one unit's scan: positions, boxes and cropped patches."""
     width = geometry.output[1]
     index = where[:, 0]
     positions = np.stack([where[:, 1] // width, where[:, 1] % width], axis=1)
     boxes = np.array([geometry.patch(r, c) for r, c in positions], dtype=np.int64).reshape(-1, 4)
-    if images is None:  # only the images that give a patch are turned back into pixels
-        used = np.unique(index)
-        images = dict(zip(used, pixels_of(model, x[used], preprocess))) if len(used) else {}
     patches = [crop(images[n], box) for n, box in zip(index, boxes)]
     rh, rw = geometry.receptive_field
     patches = np.stack(patches) if patches else np.zeros((0, rh, rw, 3), np.uint8)
-    return DatasetExamples(found.name, int(unit), patches, values, index, positions, boxes,
-                           len(x))
+    return DatasetExamples(layer, unit, patches, values, index, positions, boxes, num_images)
 
 
-def _scan(net, layer, unit, x, k, per_image, batch_size):
-    """(values (m,), [image, flat position] (m, 2)) of the top ``k`` candidates, each image
-    giving its ``per_image`` best; ties go to the earlier image and position."""
-    best_values = np.zeros(0, np.float32)
-    best_where = np.zeros((0, 2), np.int64)
+def _scan(net, layer, units, x, k, per_image, batch_size):
+    """For each of ``units``, (values (m,), [image, flat position] (m, 2)) of its top ``k``
+    candidates, each image giving its ``per_image`` best; ties go to the earlier image and
+    position."""
+    best = [(np.zeros(0, np.float32), np.zeros((0, 2), np.int64)) for _ in units]
     starts = progress(range(0, len(x), batch_size), desc="dataset examples")
     for start in starts:
         maps = layer_outputs(net, layer, x[start:start + batch_size], batch_size)[layer]
-        flat = maps[..., unit].reshape(len(maps), -1)
-        m = min(per_image, flat.shape[1])
-        # each image's m best positions, best first (stable: the first position wins a tie)
-        order = np.argsort(-flat, axis=1, kind="stable")[:, :m]
-        rows = np.repeat(np.arange(len(flat)), m)
-        values = np.concatenate([best_values, flat[rows, order.reshape(-1)]])
-        where = np.concatenate([best_where, np.stack([rows + start, order.reshape(-1)], 1)])
-        keep = np.lexsort((where[:, 1], where[:, 0], -values))[:k]
-        best_values, best_where = values[keep], where[keep]
-    return best_values.astype(np.float32), best_where
+        for u, unit in enumerate(units):
+            flat = maps[..., unit].reshape(len(maps), -1)
+            m = min(per_image, flat.shape[1])
+            # each image's m best positions, best first (stable: the first position wins a tie)
+            order = np.argsort(-flat, axis=1, kind="stable")[:, :m]
+            rows = np.repeat(np.arange(len(flat)), m)
+            values = np.concatenate([best[u][0], flat[rows, order.reshape(-1)]])
+            where = np.concatenate([best[u][1], np.stack([rows + start, order.reshape(-1)], 1)])
+            keep = np.lexsort((where[:, 1], where[:, 0], -values))[:k]
+            best[u] = (values[keep], where[keep])
+    return [(values.astype(np.float32), where) for values, where in best]
 
 
 def show_dataset_examples(examples: DatasetExamples, size: float = 1.5, title: str | None = None,
@@ -268,3 +287,91 @@ def show_dataset_examples(examples: DatasetExamples, size: float = 1.5, title: s
     fig.suptitle(title or f"{examples.layer}[{examples.unit}]: top {len(examples)} of "
                  f"{examples.num_images} images", fontsize=10)
     return fig
+
+
+def unit_peaks(model, layer: str, x, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """Each image's strongest response of each unit, p_nk = max_ij A_ijk(x_n): (N, channels),
+    from compiled batches of ``batch_size``."""
+    net = keras_model(model)
+    require_spatial(net, layer)
+    x, _ = as_batch(x, net.input_shape)
+    batch_size = check_count("batch_size", batch_size)
+    peaks = [layer_outputs(net, layer, x[start:start + batch_size], batch_size)[layer]
+             .max(axis=(1, 2)) for start in range(0, len(x), batch_size)]
+    return np.concatenate(peaks)
+
+
+def standout_units(model, layer: str, x, n: int = 4, k: int = 9,
+                   batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """The ``n`` units of ``layer`` whose ``k`` strongest images stand out most from their
+    typical image, best first: units that respond to something in these images rather than to
+    everything, whose dataset examples therefore share a theme.
+
+    With p_nj the strongest response of unit j to image n (``unit_peaks``) and T_j the mean of
+    its ``k`` largest p_nj over the images, the score is
+
+        s_j = T_j / (median_n p_nj + 0.1 * mean_j' T_j')
+
+    the floor in the denominator (a tenth of the layer's typical T) keeps a unit that is silent
+    on most images (median 0) from scoring high on a few weak responses.
+
+    Returns:
+        (n,) int unit indices.
+    """
+    n, k = check_count("n", n), check_count("k", k)
+    peaks = unit_peaks(model, layer, x, batch_size)
+    top = np.sort(peaks, axis=0)[-k:].mean(axis=0)
+    score = top / (np.median(peaks, axis=0) + 0.1 * top.mean())
+    return np.argsort(-score, kind="stable")[:n]
+
+
+# ------------------------------------------------------------ the lab's check: shapes scenes
+
+def preferred_units(model, layer: str, scenes, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """For each class of the shapes world, the unit of ``layer`` it drives most, relative to
+    the other classes: argmax_k of mean_{n in c} p_nk / mean_n p_nk, with p_nk the strongest
+    response of unit k to scene n (``unit_peaks``) and c the scene's class (its first object).
+
+    Args:
+        model: the lab model (``helpers.lab_model()``) or a Keras model for shapes scenes.
+        scenes: ``shapes.Scenes`` with every class present, e.g. ``shapes.make_scenes(600)``.
+
+    Returns:
+        (len(shapes.CLASSES),) int: the preferred unit of each class, in class order.
+
+    Raises:
+        ValueError: a class with no scene.
+    """
+    missing = [name for c, name in enumerate(CLASSES) if not np.any(scenes.labels == c)]
+    if missing:
+        raise ValueError(f"No scene of class {missing}: make more scenes, e.g. "
+                         f"shapes.make_scenes(600).")
+    x = np.asarray(preprocess_fn(model)(scenes.images.astype(np.float32)), np.float32)
+    peaks = unit_peaks(model, layer, x, batch_size)
+    means = np.stack([peaks[scenes.labels == c].mean(axis=0) for c in range(len(CLASSES))])
+    return np.argmax(means / np.maximum(peaks.mean(axis=0), 1e-12), axis=1)
+
+
+def holds_shape(scenes, image_index, boxes, cls: int, share: float = 0.5) -> np.ndarray:
+    """For each box (top, left, bottom, right, inclusive) in scene ``image_index``, whether it
+    holds at least ``share`` of the pixels of an object of class ``cls``: (len(boxes),) bool.
+    With a ``DatasetExamples`` e: ``holds_shape(scenes, e.image_index, e.boxes, c)``."""
+    return np.array([any(crop(mask, box, False).sum() >= share * mask.sum()
+                         for c, mask in zip(scenes.classes[n], scenes.masks[n]) if c == cls)
+                     for n, box in zip(np.asarray(image_index), np.asarray(boxes))], dtype=bool)
+
+
+def shape_base_rate(model, layer: str, scenes, cls: int, samples: int = 1000,
+                    seed: int = 0) -> float:
+    """The share of receptive fields of ``layer`` that hold an object of class ``cls`` (as
+    ``holds_shape`` counts) at a random scene and a random position of the map: what a unit's
+    top patches would show by chance. Geometry only, no forward pass."""
+    net = keras_model(model)
+    geometry = layer_table(net, input_size=scenes.images.shape[1:3], layers=[layer])[0]
+    rng = np.random.default_rng(seed)
+    samples = check_count("samples", samples)
+    height, width = geometry.output[:2]
+    index = rng.integers(len(scenes), size=samples)
+    boxes = [geometry.patch(r, c) for r, c in zip(rng.integers(height, size=samples),
+                                                  rng.integers(width, size=samples))]
+    return float(holds_shape(scenes, index, boxes, cls).mean())

@@ -7,8 +7,9 @@ import pytest
 from helpers import shapes
 from helpers._core.activations import layer_outputs
 from helpers._core.geometry import layer_table
-from helpers.dataset_examples import (crop, dataset_examples, photo_windows,
-                                      show_dataset_examples)
+from helpers.dataset_examples import (crop, dataset_examples, holds_shape, photo_windows,
+                                      preferred_units, shape_base_rate, show_dataset_examples,
+                                      standout_units, unit_peaks)
 
 SIZE = 32
 PATTERN_AT = (12, 8)  # top-left pixel of the planted pattern in image PLANTED
@@ -105,6 +106,54 @@ def test_patches_from_the_inverted_preprocessing_equal_the_raw_pixels(shapes_mod
     np.testing.assert_array_equal(raw.patches, inverted.patches)
 
 
+def test_a_list_of_units_gives_each_the_examples_it_gets_alone(shapes_model):
+    scenes = shapes.make_scenes(40, seed=7)
+    x = shapes_model.preprocess(scenes.images)
+    both = dataset_examples(shapes_model, "block3_conv2", [7, 3], x, k=5, batch_size=16)
+    assert [e.unit for e in both] == [7, 3]
+    for unit, together in zip((7, 3), both):
+        alone = dataset_examples(shapes_model, "block3_conv2", unit, x, k=5)
+        np.testing.assert_array_equal(together.image_index, alone.image_index)
+        np.testing.assert_array_equal(together.patches, alone.patches)
+        np.testing.assert_allclose(together.activations, alone.activations, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Give at least one unit of 'block3_conv2'"):
+        dataset_examples(shapes_model, "block3_conv2", [], x)
+
+
+def test_unit_peaks_are_each_images_largest_response(shapes_model):
+    x = shapes_model.preprocess(shapes.make_scenes(20, seed=8).images)
+    maps = layer_outputs(shapes_model.model, "block2_conv2", x)["block2_conv2"]
+    np.testing.assert_allclose(unit_peaks(shapes_model, "block2_conv2", x, batch_size=6),
+                               maps.max(axis=(1, 2)), rtol=1e-6)
+
+
+def test_a_unit_strong_on_a_few_images_stands_out_before_one_strong_on_all():
+    """Units = the three colour channels (a 1 x 1 identity convolution): red is 0.5 on every
+    image, green 0 except one bright pixel in three images, blue faint noise everywhere."""
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 1, activation="relu", name="rgb")
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(conv(inputs)))
+    conv.set_weights([np.eye(3, dtype=np.float32)[None, None], np.zeros(3, np.float32)])
+    x = np.zeros((30, 8, 8, 3), np.float32)
+    x[..., 0] = 0.5
+    x[:3, 4, 4, 1] = 1.0
+    x[..., 2] = np.random.default_rng(0).uniform(0, 0.05, (30, 8, 8))
+    assert standout_units(model, "rgb", x, n=3, k=3).tolist() == [1, 0, 2]
+
+
+def test_holds_shape_counts_a_box_holding_half_of_an_object_of_the_class():
+    masks = np.zeros((1, 2, 20, 20), bool)
+    masks[0, 0, 2:6, 2:6] = True    # a 4 x 4 object of class 4 (cross)
+    masks[0, 1, 10:20, 10:20] = True  # a 10 x 10 object of class 0 (circle)
+    scenes = shapes.Scenes(np.zeros((1, 20, 20, 3), np.uint8), np.array([[4, 0]]), masks)
+    boxes = [(2, 2, 3, 5), (2, 2, 2, 5), (-5, -5, 30, 30), (10, 10, 14, 19)]
+    np.testing.assert_array_equal(holds_shape(scenes, [0] * 4, boxes, 4),
+                                  [True, False, True, False])  # 8 of 16, 4 of 16, all, none
+    np.testing.assert_array_equal(holds_shape(scenes, [0] * 4, boxes, 0),
+                                  [False, False, True, True])   # ..., 50 of 100
+    assert not holds_shape(scenes, [0], [(0, 0, 19, 19)], 2)[0]  # no triangle at all
+
+
 def test_crop_pads_a_box_beyond_every_edge():
     image = np.arange(16, dtype=np.uint8).reshape(4, 4)
     out = crop(image, (-1, -1, 4, 4), fill=99)
@@ -174,6 +223,22 @@ def test_top_patches_of_a_shape_unit_hold_that_shape_far_above_its_base_rate(sha
                     for _ in range(1000)])
     # measured: 16 of 16 for every class, against base rates of 5-8 %
     assert share >= 0.8 and share >= base + 0.6, (share, base)
+
+
+def test_the_lab_check_helpers_measure_what_the_test_above_measures(shapes_model, world):
+    scenes, x, preferred = world
+    probe = shapes.make_scenes(600, seed=77_000)
+    np.testing.assert_array_equal(preferred_units(shapes_model, LAYER, probe), preferred)
+    c = shapes.CLASSES.index("ring")
+    found = dataset_examples(shapes_model, LAYER, int(preferred[c]), x, k=16,
+                             images=scenes.images)
+    np.testing.assert_array_equal(holds_shape(scenes, found.image_index, found.boxes, c),
+                                  [_holds_shape(scenes, n, box, c)
+                                   for n, box in zip(found.image_index, found.boxes)])
+    base = shape_base_rate(shapes_model, LAYER, scenes, c)
+    assert 0.01 < base < 0.15, base  # measured by the test above: 5-8 %
+    with pytest.raises(ValueError, match=r"No scene of class .*shapes.make_scenes\(600\)"):
+        preferred_units(shapes_model, LAYER, shapes.make_scenes(2, seed=0))
 
 
 def test_photo_windows_cut_a_square_photo_into_1_4_9_and_25_windows_that_tile_it():

@@ -51,3 +51,34 @@ def test_setup_imports_helpers_before_tensorflow(path):
     first = imports.index("helpers")
     early = [name for name in imports[:first] if name in ("tensorflow", "keras")]
     assert not early, f"{path.name}: import {early} after helpers, which quiets TensorFlow"
+
+
+MAX_CELL_LINES = 20
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_code_cell_is_over_20_lines(path):
+    cells = nbformat.read(path, as_version=4).cells
+    long = {i: len(c.source.splitlines()) for i, c in enumerate(cells)
+            if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES}
+    assert not long, (f"{path.name}: cells {long} (index: lines) are over {MAX_CELL_LINES} "
+                      "lines; move figure assembly or tables into helpers")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_section_is_marked_for_the_class_path(path):
+    from helpers.build import section_marks
+
+    nb = nbformat.read(path, as_version=4)
+    marks = section_marks(nb)
+    unmarked = [c.source.splitlines()[0] for c, m in zip(nb.cells, marks)
+                if m == "unmarked" and c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert not unmarked, f"{path.name}: end these headings with [in class] or [deep dive]: {unmarked}"
+    assert "in class" in marks, f"{path.name} has no section marked [in class]"
+    taught = re.search(r"\*\*In class:\*\* sections ((?:\d+|, | and )+)", nb.cells[0].source)
+    assert taught, f"{path.name}: the intro needs a line '**In class:** sections 1, 2 (...)'"
+    headings = [re.match(r"## (\d+)\. .*\[in class\]$", line)
+                for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()]
+    marked = sorted(int(m.group(1)) for m in headings if m)
+    assert [int(n) for n in re.findall(r"\d+", taught.group(1))] == marked, (
+        f"{path.name}: the intro's in-class sections differ from the marked headings {marked}")
