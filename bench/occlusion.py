@@ -13,25 +13,14 @@ same drops; the ratio is the number that matters on a shared machine.
 from __future__ import annotations
 
 import argparse
-import time
 
 import keras
 import numpy as np
 
+from bench import best_time
 from helpers import shapes
 from helpers.models import load_model
 from helpers.occlusion import grid, occlusion
-
-
-def best_time(fn, repeats: int):
-    """(fastest of ``repeats`` timed runs, result); one untimed warm-up run first traces."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def per_image_loop(net: keras.Model, x: np.ndarray, c: int) -> np.ndarray:

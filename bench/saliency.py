@@ -19,19 +19,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from bench import best_time
 from helpers import saliency
 from helpers.models import load_model
-
-
-def best_time(fn, repeats: int):
-    """(fastest of ``repeats`` timed runs, result); one untimed warm-up run first traces."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def eager_gradient(vm, x: np.ndarray, cls: int) -> np.ndarray:
