@@ -352,26 +352,69 @@ def preferred_units(model, layer: str, scenes, batch_size: int = BATCH_SIZE) -> 
     return np.argmax(means / np.maximum(peaks.mean(axis=0), 1e-12), axis=1)
 
 
-def holds_shape(scenes, image_index, boxes, cls: int, share: float = 0.5) -> np.ndarray:
-    """For each box (top, left, bottom, right, inclusive) in scene ``image_index``, whether it
-    holds at least ``share`` of the pixels of an object of class ``cls``: (len(boxes),) bool.
-    With a ``DatasetExamples`` e: ``holds_shape(scenes, e.image_index, e.boxes, c)``."""
-    return np.array([any(crop(mask, box, False).sum() >= share * mask.sum()
-                         for c, mask in zip(scenes.classes[n], scenes.masks[n]) if c == cls)
-                     for n, box in zip(np.asarray(image_index), np.asarray(boxes))], dtype=bool)
+#: A patch holds an object when they overlap by at least this share of the smaller of the two.
+MIN_OVERLAP = 0.5
 
 
-def shape_base_rate(model, layer: str, scenes, cls: int, samples: int = 1000,
-                    seed: int = 0) -> float:
-    """The share of receptive fields of ``layer`` that hold an object of class ``cls`` (as
-    ``holds_shape`` counts) at a random scene and a random position of the map: what a unit's
-    top patches would show by chance. Geometry only, no forward pass."""
+def _class_indices(classes) -> set[int]:
+    """Class indices of ``classes``: a name or index of ``CLASSES``, or a list of them."""
+    names = [classes] if isinstance(classes, str | int | np.integer) else list(classes)
+    indices = set()
+    for name in names:
+        if isinstance(name, str) and name not in CLASSES:
+            raise ValueError(f"No shape class {name!r}; classes: {', '.join(CLASSES)}.")
+        indices.add(CLASSES.index(name) if isinstance(name, str) else int(name))
+    return indices
+
+
+def holds_shape(scenes, image_index, boxes, classes,
+                min_overlap: float = MIN_OVERLAP) -> np.ndarray:
+    """Whether each patch holds an object of one of ``classes``.
+
+    Patch p (scene n, box b) holds object o when |b ∩ o| >= min_overlap * min(|b|, |o|),
+    with |b| counted over the image pixels only. For a field larger than the object this is
+    "at least half (by default) of the object lies in the patch"; for a small field on a large
+    object, "the object covers at least half of the patch". Notebook 05 lowers the share to a
+    quarter for a layer whose 22-pixel fields sit on the outlines of 26-48 pixel shapes.
+
+    Args:
+        scenes: ``shapes.Scenes`` the patches were cut from.
+        image_index: (P,) scene of each patch.
+        boxes: (P, 4) (top, left, bottom, right) inclusive, as ``DatasetExamples.boxes``.
+        classes: a class name or index of ``shapes.CLASSES``, or a list, e.g. ("circle", "ring").
+        min_overlap: the threshold, in (0, 1].
+
+    Returns:
+        (P,) bool. With a ``DatasetExamples`` e, the share of its patches that hold the shape
+        is ``holds_shape(scenes, e.image_index, e.boxes, classes).mean()``.
+    """
+    if not 0 < min_overlap <= 1:
+        raise ValueError(f"min_overlap is a share of the patch or the object, in (0, 1]; "
+                         f"got {min_overlap!r}.")
+    wanted = _class_indices(classes)
+    inside = np.ones(scenes.images.shape[1:3], bool)
+    result = []
+    for n, box in zip(np.asarray(image_index), np.asarray(boxes).reshape(-1, 4)):
+        area = crop(inside, box, False).sum()
+        result.append(any(
+            crop(mask, box, False).sum() >= min_overlap * min(area, mask.sum()) > 0
+            for c, mask in zip(scenes.classes[n], scenes.masks[n]) if c in wanted))
+    return np.array(result, bool)
+
+
+def shape_base_rate(model, layer: str, scenes, classes, min_overlap: float = MIN_OVERLAP, *,
+                    samples: int = 2000, seed: int = 0) -> float:
+    """The share of random patches that hold an object of one of ``classes`` (as
+    ``holds_shape`` counts): the receptive fields of ``samples`` units of ``layer`` drawn
+    uniformly (scene, row, column) over ``scenes``. What a unit that ignores the shapes would
+    score. Geometry only, no forward pass."""
     net = keras_model(model)
-    geometry = layer_table(net, input_size=scenes.images.shape[1:3], layers=[layer])[0]
-    rng = np.random.default_rng(seed)
+    require_spatial(net, layer)
     samples = check_count("samples", samples)
+    geometry = layer_table(net, input_size=scenes.images.shape[1:3], layers=[layer])[0]
     height, width = geometry.output[:2]
+    rng = np.random.default_rng(seed)
     index = rng.integers(len(scenes), size=samples)
     boxes = [geometry.patch(r, c) for r, c in zip(rng.integers(height, size=samples),
                                                   rng.integers(width, size=samples))]
-    return float(holds_shape(scenes, index, boxes, cls).mean())
+    return float(holds_shape(scenes, index, boxes, classes, min_overlap).mean())

@@ -141,17 +141,51 @@ def test_a_unit_strong_on_a_few_images_stands_out_before_one_strong_on_all():
     assert standout_units(model, "rgb", x, n=3, k=3).tolist() == [1, 0, 2]
 
 
-def test_holds_shape_counts_a_box_holding_half_of_an_object_of_the_class():
-    masks = np.zeros((1, 2, 20, 20), bool)
-    masks[0, 0, 2:6, 2:6] = True    # a 4 x 4 object of class 4 (cross)
-    masks[0, 1, 10:20, 10:20] = True  # a 10 x 10 object of class 0 (circle)
-    scenes = shapes.Scenes(np.zeros((1, 20, 20, 3), np.uint8), np.array([[4, 0]]), masks)
-    boxes = [(2, 2, 3, 5), (2, 2, 2, 5), (-5, -5, 30, 30), (10, 10, 14, 19)]
-    np.testing.assert_array_equal(holds_shape(scenes, [0] * 4, boxes, 4),
-                                  [True, False, True, False])  # 8 of 16, 4 of 16, all, none
-    np.testing.assert_array_equal(holds_shape(scenes, [0] * 4, boxes, 0),
-                                  [False, False, True, True])   # ..., 50 of 100
-    assert not holds_shape(scenes, [0], [(0, 0, 19, 19)], 2)[0]  # no triangle at all
+def toy_scenes(classes, masks):
+    """``shapes.Scenes`` with given (N, K) classes and (N, K, S, S) masks; black images."""
+    masks = np.asarray(masks, bool)
+    n, _, size = masks.shape[:3]
+    return shapes.Scenes(np.zeros((n, size, size, 3), np.uint8), np.asarray(classes), masks)
+
+
+def test_a_patch_holds_a_shape_when_half_of_the_smaller_of_the_two_overlaps():
+    """Scene 0 (20 x 20): a 4 x 4 cross at (2, 2) and a 10 x 10 circle at (10, 10)."""
+    cross, circle = np.zeros((2, 20, 20), bool)
+    cross[2:6, 2:6], circle[10:20, 10:20] = True, True
+    scenes = toy_scenes([[4, 0]], [[cross, circle]])
+    boxes = [(2, 2, 3, 5),        # half of the cross (8 of 16 pixels)
+             (0, 0, 3, 3),        # a quarter of the cross (4 pixels), 4 of the box's 16
+             (-5, -5, 30, 30),    # everything
+             (10, 10, 14, 19),    # no cross; a box of 50 pixels, all circle
+             (5, 5, 14, 14)]      # 1 cross pixel; 25 of the circle's 100, 25 of the box's 100
+    assert holds_shape(scenes, [0] * 5, boxes, "cross").tolist() == [True, False, True, False,
+                                                                        False]
+    assert holds_shape(scenes, [0] * 5, boxes, 0).tolist() == [False, False, True, True, False]
+    assert holds_shape(scenes, [0] * 5, boxes, ["circle", 4], min_overlap=0.25).tolist() == [
+        True, True, True, True, True]
+    assert not holds_shape(scenes, [0], [(0, 0, 19, 19)], "triangle")[0]  # none in the scene
+    # only the image pixels of a box count: 1 of them, circle; none at all
+    assert holds_shape(scenes, [0, 0], [(19, 19, 40, 40), (25, 25, 40, 40)],
+                       "circle").tolist() == [True, False]
+
+
+def test_the_base_rate_is_the_share_of_random_receptive_fields_that_hold_the_shape(tiny_cnn):
+    """Scenes 0-1 are all circle, scenes 2-3 all square: a random field holds a circle half
+    the time, a ring never."""
+    full = np.ones((16, 16), bool)
+    scenes = toy_scenes([[0], [0], [1], [1]], [[full]] * 4)
+    assert shape_base_rate(tiny_cnn, "conv1", scenes, "circle", samples=4000) == \
+        pytest.approx(0.5, abs=0.03)
+    assert shape_base_rate(tiny_cnn, "conv1", scenes, ("circle", "square")) == 1.0
+    assert shape_base_rate(tiny_cnn, "conv2", scenes, "ring") == 0.0
+
+
+def test_unknown_classes_and_thresholds_are_refused_naming_the_fix():
+    scenes = toy_scenes([[0]], [[np.ones((8, 8), bool)]])
+    with pytest.raises(ValueError, match="No shape class 'oval'; classes: circle, square"):
+        holds_shape(scenes, [0], [(0, 0, 3, 3)], "oval")
+    with pytest.raises(ValueError, match=r"min_overlap .* in \(0, 1\]"):
+        holds_shape(scenes, [0], [(0, 0, 3, 3)], "circle", min_overlap=0)
 
 
 def test_crop_pads_a_box_beyond_every_edge():
@@ -200,9 +234,13 @@ def world(shapes_model):
 
 
 def _holds_shape(scenes, n, box, cls) -> bool:
-    """Whether the box holds at least half of the pixels of an object of class ``cls``."""
-    return any(crop(mask, box, False).sum() >= 0.5 * mask.sum()
-               for c, mask in zip(scenes.classes[n], scenes.masks[n]) if c == cls)
+    """Whether the box (clipped to the image) and an object of class ``cls`` overlap by at
+    least half of the smaller of the two."""
+    top, left, bottom, right = box
+    inside = scenes.masks[n][:, max(top, 0):bottom + 1, max(left, 0):right + 1]
+    area = inside.shape[1] * inside.shape[2]
+    return any(0 < overlap.sum() >= 0.5 * min(area, mask.sum())
+               for c, mask, overlap in zip(scenes.classes[n], scenes.masks[n], inside) if c == cls)
 
 
 @pytest.mark.parametrize("cls", ["circle", "cross", "ring"])
