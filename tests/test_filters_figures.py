@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers.dataset_examples import DatasetExamples  # noqa: E402
-from helpers.filters_figures import show_beside, show_diversity  # noqa: E402
+from helpers.filters_figures import show_beside, show_diversity, show_kernel_pairs  # noqa: E402
 
 
 def fake_examples(unit: int, k: int, side: int = 11) -> DatasetExamples:
@@ -39,7 +39,7 @@ def test_beside_puts_each_units_optimized_image_first_then_its_patches_in_order(
 
 def test_beside_labels_rows_by_unit_and_refuses_a_missing_image():
     fig = show_beside(np.zeros((1, 8, 8, 3), np.uint8), [fake_examples(7, 2)], fmt=None)
-    assert fig.axes[0].get_ylabel() == "filter 7" and fig.axes[1].get_title() == ""
+    assert fig.axes[0].get_ylabel() == "channel 7" and fig.axes[1].get_title() == ""
     plt.close(fig)
     with pytest.raises(ValueError, match="one optimized image per unit: got 1 images for 2"):
         show_beside(np.zeros((1, 8, 8, 3), np.uint8), [fake_examples(1, 2), fake_examples(2, 2)])
@@ -58,3 +58,25 @@ def test_diversity_shows_the_optimized_image_the_diverse_grid_and_the_patch_grid
     plt.close(fig)
     with pytest.raises(ValueError, match="Got 2 captions for 4 diverse images"):
         show_diversity(diverse[0], diverse, found, captions=["a", "b"])
+
+
+def test_kernel_pairs_draw_each_kernels_colour_planes_on_one_signed_scale():
+    kernels = np.zeros((3, 3, 3, 3))
+    kernels[0, 0, 0, 0], kernels[0, 1, 1, 2] = 0.02, -0.01     # red +max, blue -half
+    kernels[1] = -2 * kernels[0]                                # opposite, twice as strong
+    fig = show_kernel_pairs(kernels, [(0, 1, -1.0)])
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 2 * 3                                  # two kernels x R, G, B
+    red0, blue0, red1 = shown(panels[0]), shown(panels[2]), shown(panels[3])
+    assert red0[0, 0] == 1.0 and blue0[1, 1] == -0.5 and red1[0, 0] == -1.0
+    assert all(ax.get_images()[0].get_clim() == (-1, 1) for ax in panels)
+    assert [ax.get_title() for ax in panels[:3]] == ["R", "G", "B"]
+    assert "0 and 1: cos -1.00" in fig.subfigs[0]._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_kernel_pairs_refuse_no_pairs_and_kernels_that_are_not_rgb():
+    with pytest.raises(ValueError, match="No pairs to show"):
+        show_kernel_pairs(np.ones((2, 3, 3, 3)), [])
+    with pytest.raises(ValueError, match="rgb_kernels"):
+        show_kernel_pairs(np.ones((2, 3, 3, 4)), [(0, 1, 0.5)])
