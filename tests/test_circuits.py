@@ -515,6 +515,73 @@ def test_rotated_pairs_scale_each_kernel_to_its_own_symmetric_range():
         circuits.plot_rotated_pairs(kernels[:, :, :2], [pair], colour=True)
 
 
+def test_rotated_pairs_name_channels_and_rotation_and_explain_the_colours():
+    kernels = np.random.default_rng(0).normal(size=(3, 3, 3, 2)).astype(np.float32)
+    fig = circuits.plot_rotated_pairs(kernels, [circuits.RotatedPair(0, 1, 90, 0.9, 0.1)])
+    titles = [ax.title.get_text() for ax in fig.axes[:3]]
+    assert titles == ["channel 0", "channel 0 turned 90°", "channel 1: cos 0.90"]
+    assert all(image.get_interpolation() == "nearest" for ax in fig.axes[:3]
+               for image in ax.get_images())
+    bar = fig.axes[3]  # the colour bar: what red and blue mean
+    labels = " ".join(t.get_text() for t in bar.get_xticklabels())
+    assert "excites" in labels and "inhibits" in labels
+    plt.close(fig)
+
+
+def test_first_layer_kernels_are_drawn_in_colour_and_in_grey_level():
+    kernels = np.zeros((3, 3, 3, 3), np.float32)
+    kernels[:, 0, :, 0], kernels[:, 2, :, 0] = 1.0, -1.0   # a vertical edge: bright left
+    kernels[..., 1] = np.random.default_rng(0).normal(size=(3, 3, 3))   # and 2 stays all zero
+    fig = circuits.figures.plot_first_layer_kernels(kernels, {0: "edge 180°"}, ncols=3)
+    colour, grey = fig.axes[0], fig.axes[3]
+    assert colour.get_title() == "0: edge 180°"
+    np.testing.assert_allclose(colour.get_images()[0].get_array(), circuits.kernel_image(kernels[..., 0]))
+    image = grey.get_images()[0]
+    np.testing.assert_allclose(image.get_array(), kernels[..., 0].sum(-1))
+    assert image.get_clim() == pytest.approx((-3, 3)) and image.get_interpolation() == "nearest"
+    assert not fig.axes[2].get_images() and "zero kernel" in fig.axes[2].texts[0].get_text()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="RGB kernels"):
+        circuits.figures.plot_first_layer_kernels(kernels[:, :, :2])
+
+
+def test_circuit_draws_first_layer_inputs_as_colour_and_grey_level_kernels(tiny_cnn):
+    circ = circuits.circuit(tiny_cnn, "conv2", 0, top=1)
+    kernels = np.random.default_rng(0).normal(
+        size=(3, 3, 3, int(tiny_cnn.get_layer("conv1").output.shape[-1]))).astype(np.float32)
+    fig = circuits.plot_circuit(circ, input_kernels=kernels)
+    insets = [inset for ax in fig.axes for inset in ax.child_axes
+              if inset.get_images() and inset.get_images()[0].get_cmap().name == "gray"]
+    assert len(insets) == len(circ.connections)
+    first = circ.connections[0].channel
+    np.testing.assert_allclose(insets[0].get_images()[0].get_array(), kernels[..., first].sum(-1))
+    assert "grey level" in " ".join(ax.get_title() for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_show_circuit_draws_first_layer_inputs_as_their_pixel_kernels_in_grey_level_too(
+        separable_block):
+    """Inputs computed by one convolution from the pixels (here ``stem_relu``) are drawn as
+    their kernels over the pixels, each beside its sum over the colours; inputs further up
+    (``dw_relu``, read by ``pw``) get feature visualizations, with no grey-level kernel."""
+    circ, fig = circuits.show_circuit(separable_block, "pw", 0, from_layer="stem_relu", top=1,
+                                      steps=2)
+    assert circ.input_layer == "stem_relu"
+    pixel = circuits.pixel_kernels(separable_block,
+                                   circuits.effective_kernel(separable_block, "stem"))
+    greys = [inset.get_images()[0].get_array() for ax in fig.axes for inset in ax.child_axes
+             if inset.get_images() and inset.get_images()[0].get_cmap().name == "gray"]
+    assert len(greys) == len(circ.connections)
+    for grey, conn in zip(greys, circ.connections):
+        np.testing.assert_allclose(grey, pixel[..., conn.channel].sum(-1), rtol=1e-5)
+    assert any("grey level" in ax.get_title() for ax in fig.axes)
+    plt.close(fig)
+    circ, fig = circuits.show_circuit(separable_block, "pw", 0, from_layer="dw_relu", top=1,
+                                      steps=2)
+    assert not any(ax.child_axes for ax in fig.axes)
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("rows", [1, 2, 4])
 def test_rotated_pairs_titles_clear_the_row_above(rows):
     kernels = np.random.default_rng(0).normal(size=(3, 3, 3, 8)).astype(np.float32)
@@ -522,7 +589,7 @@ def test_rotated_pairs_titles_clear_the_row_above(rows):
     fig = circuits.plot_rotated_pairs(kernels, pairs)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    axes = np.array(fig.axes).reshape(rows, 3)
+    axes = np.array(fig.axes[:3 * rows]).reshape(rows, 3)  # then the colour bar
     for r in range(1, rows):
         for above, ax in zip(axes[r - 1], axes[r]):
             title = ax.title.get_window_extent(renderer)

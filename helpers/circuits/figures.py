@@ -41,8 +41,74 @@ def _image_ax(ax, image):
         ax.set_yticks([])
 
 
+def _grey_kernel_ax(ax, kernel):
+    """An RGB kernel (kh, kw, 3) as its sum over the colours, white +, black -, mid-grey 0, on
+    its own symmetric scale, one square per weight (or "zero kernel")."""
+    summed = np.asarray(kernel, dtype=np.float32).sum(axis=-1)
+    limit = float(np.abs(summed).max())
+    if limit <= 0:
+        _blank(ax, "zero kernel")
+        return
+    ax.imshow(summed, cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_first_layer_kernels(kernels, labels=None, ncols: int = 8, size: float = 1.1,
+                             title=None):
+    """First-layer kernels over the RGB pixels, each twice: as colours (0.5 + w / (2 max|w|),
+    mid-grey = 0, like notebook 02's section 1) and, under it, as its **grey-level kernel**, the
+    sum over the colours (white +, black -), which is what a grey edge or bar meets: a kernel
+    that is a colour patchwork can still be a clean edge detector there.
+
+    Args:
+        kernels: (kh, kw, 3, channels) over RGB pixels (``pixel_kernels``).
+        labels: {channel: text} under each channel's number (e.g. "edge 90°").
+        ncols: channels per row; size: inches per panel; title: the figure's title.
+
+    Returns:
+        The figure. An all-zero kernel gets a blank "zero kernel" panel.
+    """
+    kernels = np.asarray(kernels, dtype=np.float32)
+    if kernels.ndim != 4 or kernels.shape[2] != 3:
+        raise ValueError(f"Expected RGB kernels (kh, kw, 3, channels), e.g. from pixel_kernels; "
+                         f"got shape {kernels.shape}.")
+    labels = labels or {}
+    channels = kernels.shape[-1]
+    rows = -(-channels // ncols)
+    fig, axes = plt.subplots(2 * rows, ncols, figsize=(size * ncols, 2 * (size + 0.2) * rows + 0.5),
+                             squeeze=False)
+    largest = float(np.abs(kernels).max()) or 1.0
+    for c in range(rows * ncols):
+        top, bottom = axes[2 * (c // ncols), c % ncols], axes[2 * (c // ncols) + 1, c % ncols]
+        if c >= channels:
+            top.axis("off")
+            bottom.axis("off")
+            continue
+        kernel = kernels[..., c]
+        if np.abs(kernel).max() <= 1e-6 * largest:
+            _blank(top, "zero kernel")
+            _blank(bottom)
+        else:
+            top.imshow(kernel_image(kernel), interpolation="nearest")
+            _grey_kernel_ax(bottom, kernel)
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        text = f"{c}: {labels[c]}" if c in labels else str(c)
+        top.set_title(text, fontsize=TITLE_FONTSIZE + 1, pad=2)
+        if c % ncols == 0:
+            top.set_ylabel("colour", fontsize=TITLE_FONTSIZE)
+            bottom.set_ylabel("grey level", fontsize=TITLE_FONTSIZE)
+    fig.suptitle((title + "\n" if title else "") + "each kernel on its own scale: colours "
+                 "(mid-grey = 0) above, summed over the colours (white +, black -) below",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels=None,
-                 title=None, vmax=None, input_caption=None):
+                 title=None, vmax=None, input_caption=None, input_kernels=None):
     """Distill-style circuit: input features on the left, their weights into the unit in the
     middle (red excites, blue inhibits, one colour scale), the unit on the right.
 
@@ -55,6 +121,12 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
         title: figure title (default: names the unit and its input layer).
         vmax: colour scale of the weights (default: the largest |weight| shown).
         input_caption: title of the inputs' column (default: the input layer's name).
+        input_kernels: instead of ``input_images``, the input layer's kernels over the RGB
+            pixels, (kh, kw, 3, channels) (``pixel_kernels``), for inputs computed by one
+            convolution from the image: each input is drawn as its colour kernel (mid-grey =
+            0) and beside it its **grey-level kernel**, the sum over the colours (what a grey
+            pattern meets: white +, black -, on its own scale), which shows an edge
+            detector's edge where a 3x3 colour patchwork or an optimized colour blob does not.
 
     Returns:
         The figure.
@@ -78,9 +150,21 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
     strongest = max(abs(c.strength) for c in connections) or 1.0
     for row, conn in enumerate(connections):
         image_ax, weight_ax = fig.add_subplot(grid[row, 0]), fig.add_subplot(grid[row, 1])
-        _image_ax(image_ax, input_images.get(conn.channel))
+        label_ax = image_ax
+        if input_kernels is None:
+            _image_ax(image_ax, input_images.get(conn.channel))
+        else:  # the colour kernel, and beside it its sum over the colours
+            kernel = np.asarray(input_kernels, dtype=np.float32)[..., conn.channel]
+            image_ax.set_axis_off()
+            label_ax, grey_ax = (image_ax.inset_axes(box) for box in ([-0.04, 0, 0.5, 1],
+                                                                       [0.54, 0, 0.5, 1]))
+            _grey_kernel_ax(grey_ax, kernel)
+            if np.abs(kernel).max() > 0:
+                label_ax.imshow(kernel_image(kernel), interpolation="nearest")
+            label_ax.set_xticks([])
+            label_ax.set_yticks([])
         extra = input_labels.get(conn.channel)
-        image_ax.set_ylabel(f"ch {conn.channel}" + (f"\n{extra}" if extra else ""), fontsize=8,
+        label_ax.set_ylabel(f"ch {conn.channel}" + (f"\n{extra}" if extra else ""), fontsize=8,
                             rotation=0, ha="right", va="center", labelpad=4)
         heat = weight_ax.imshow(conn.weights, cmap=WEIGHT_CMAP, vmin=-vmax, vmax=vmax)
         weight_ax.set_xticks([])
@@ -91,7 +175,9 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
             xyA=(1.0, 0.5), coordsA=weight_ax.transAxes, xyB=(0.0, 0.5), coordsB=unit_ax.transAxes,
             color=color, lw=0.8 + 3.2 * abs(conn.strength) / strongest, alpha=0.8))
         if row == 0:
-            image_ax.set_title(input_caption or circ.input_layer, fontsize=8)
+            image_ax.set_title(input_caption or circ.input_layer
+                               + ("\ncolour | grey level" if input_kernels is not None
+                                  else ""), fontsize=8)
             size = "x".join(str(s) for s in circ.kernel_size)
             weight_ax.set_title(f"weights {size}", fontsize=8)
     cbar = fig.colorbar(heat, ax=unit_ax, orientation="horizontal", fraction=0.08, pad=0.08,
@@ -207,7 +293,9 @@ def plot_tuning_curves(tuning: Tuning, channels, stimuli=None, pictures=None,
 
 
 def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = None):
-    """Each pair as [unit a | a rotated | unit b] with their similarity. Returns the figure.
+    """Each pair as [channel a | a rotated | channel b] with their similarity, one square per
+    weight (nearest neighbour), and a colour bar saying what red and blue mean. Returns the
+    figure.
 
     Args:
         kernels: (kh, kw, in_channels, units).
@@ -235,22 +323,31 @@ def plot_rotated_pairs(kernels, pairs, size: float = 1.8, colour: bool | None = 
     def show(ax, kernel, text):
         if colour:
             ax.imshow(kernel_image(kernel), interpolation="nearest")
+            heat = None
         else:
             summed = kernel.sum(axis=-1)
             limit = max(np.abs(summed).max(), 1e-12)
-            ax.imshow(summed, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
+            heat = ax.imshow(summed, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit,
+                             interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(text, fontsize=9, pad=3)
+        return heat
 
     for row, pair in enumerate(pairs):
         a, b = kernels[..., pair.a], kernels[..., pair.b]
-        show(axes[row, 0], a, f"unit {pair.a}")
-        show(axes[row, 1], rotate_kernel(a, pair.angle), f"{pair.a} turned {pair.angle:.0f}°")
-        show(axes[row, 2], b, f"unit {pair.b}: cos {pair.similarity:.2f}")
+        show(axes[row, 0], a, f"channel {pair.a}")
+        show(axes[row, 1], rotate_kernel(a, pair.angle),
+             f"channel {pair.a} turned {pair.angle:.0f}°")
+        heat = show(axes[row, 2], b, f"channel {pair.b}: cos {pair.similarity:.2f}")
     kh, kw = kernels.shape[:2]
     how = ("colours, grey = 0" if colour else
            "summed over inputs, red +, blue -" if kernels.shape[2] > 1 else "red +, blue -")
-    fig.suptitle(f"{kh}x{kw} kernels ({how}), each on its own scale", fontsize=9)
+    fig.suptitle(f"{kh}x{kw} kernels ({how}), each on its own scale;\n"
+                 f"cos: of the turned kernel with the right one, over all its weights", fontsize=9)
+    if heat is not None:  # one bar for all: each panel runs from -its largest |w| to +it
+        bar = fig.colorbar(heat, ax=axes, orientation="horizontal", fraction=0.6 / height,
+                           aspect=30, ticks=[-heat.norm.vmax, 0, heat.norm.vmax])
+        bar.ax.set_xticklabels(["-max |w|\n(inhibits)", "0", "+max |w|\n(excites)"], fontsize=8)
     return fig
 

@@ -102,23 +102,28 @@ def show_circuit(model, layer: str, unit: int, from_layer: str | None = None, to
     """Read a circuit and draw it with feature visualizations of its inputs and its unit.
 
     Inputs that are the image's colour channels are drawn as their colour; inputs computed
-    by one convolution from the pixels, as their kernels (see ``feature_images``). Arguments as for
+    by one convolution from the pixels, as their kernels over the RGB pixels, in colour and
+    summed over the colours (``plot_circuit``'s ``input_kernels``), where an edge detector's
+    edge shows; other inputs, by feature visualizations (``feature_images``). Arguments as for
     ``circuit``, ``feature_images`` (``size``, ``steps``) and ``plot_circuit``
     (``input_labels``, ``title``). Returns (circuit, figure).
     """
     circ = circuit(model, layer, unit, from_layer=from_layer, top=top, rank=rank,
                    channels=channels)
-    kernels = (not is_input(model, circ.input_layer)
-               and first_layer_conv(model, circ.input_layer) is not None)
-    inputs = (None if is_input(model, circ.input_layer) else
-              feature_images(model, circ.input_layer, [c.channel for c in circ.connections],
-                             size=size, steps=steps))
-    if inputs is None:  # the inputs are the colour channels: draw each as its colour
+    pixels = is_input(model, circ.input_layer)
+    conv = None if pixels else first_layer_conv(model, circ.input_layer)
+    inputs, kernels = None, None
+    if pixels:  # the colour channels: draw each as its colour
         inputs = {c: np.full((4, 4, 3), np.eye(3)[c] * 0.85) for c in range(3)}
+    elif conv is not None:  # computed from the pixels: colour and grey-level kernels
+        kernels = pixel_kernels(model, effective_kernel(model, conv))
+    else:
+        inputs = feature_images(model, circ.input_layer, [c.channel for c in circ.connections],
+                                size=size, steps=steps)
     unit_image = feature_images(model, layer, [unit], size=size, steps=steps)[unit]
-    caption = f"{circ.input_layer}\n(their kernels)" if kernels else None
+    caption = f"{circ.input_layer} kernels\ncolour | grey level" if conv else None
     return circ, plot_circuit(circ, inputs, unit_image, input_labels=input_labels, title=title,
-                              input_caption=caption)
+                              input_caption=caption, input_kernels=kernels)
 
 
 def circuit_picker(model, layers, default_layer: str | None = None, default_unit: int = 0,
