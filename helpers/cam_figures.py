@@ -1,6 +1,7 @@
 """Figures of notebook 04 that take more than a few lines to draw.
 
 - ``occlusion_figure``: Zeiler & Fergus' occlusion map of one image in three panels;
+- ``grad_cam_steps_figure``: Grad-CAM's steps (Selvaraju et al. 2017) in four panels;
 - ``maps_on_objects``: heatmaps of a scene with known objects, each with its object's outline
   and its peak, and whether the peak lands on the object (the pointing game's rule);
 - ``patch_curves_figure``: deletion and insertion curves side by side (Petsiuk et al. 2018).
@@ -19,7 +20,8 @@ from helpers.faithfulness import TOLERANCE, dilate
 from helpers.images import resize_maps
 from helpers.plotting import new_figure, overlay
 
-__all__ = ["maps_on_objects", "occlusion_figure", "patch_curves_figure"]
+__all__ = ["grad_cam_steps_figure", "maps_on_objects", "occlusion_figure",
+           "patch_curves_figure"]
 
 
 def occlusion_figure(image, drops, class_name: str, patch: int | None = None,
@@ -59,6 +61,54 @@ def occlusion_figure(image, drops, class_name: str, patch: int | None = None,
     axes[2].imshow(overlay(image, positive))
     axes[2].set_title(f"occlusion: {class_name}", fontsize=9)
     for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def grad_cam_steps_figure(image, A, alpha, heatmap, class_name: str):
+    """Grad-CAM step by step (Selvaraju et al. 2017), in four panels: the channel A_k with the
+    largest weight alpha_k^c, with its colour bar (a channel that fires everywhere shows as
+    one flat colour, and the bar gives its values); every alpha_k^c, sorted (red > 0,
+    blue < 0); the weighted sum sum_k alpha_k^c A_ijk before the ReLU on a scale symmetric
+    about 0 (blue: the channels that fire there argue against c); and the Grad-CAM map
+    S = ReLU(sum) / S_max over the image.
+
+    Args:
+        image: the uint8 image (H, W, 3) the map explains.
+        A: the feature maps A_ijk of one image, (I, J, K).
+        alpha: the channel weights alpha_k^c, (K,).
+        heatmap: the Grad-CAM map S, (I, J) in [0, 1].
+        class_name: the class c, for the titles.
+
+    Raises:
+        ValueError: ``alpha`` does not have one weight per channel of ``A``.
+    """
+    A, alpha = np.asarray(A, np.float32), np.asarray(alpha, np.float32)
+    if A.ndim != 3 or alpha.shape != A.shape[-1:]:
+        raise ValueError(f"Give the maps of one image, (I, J, K), and one alpha per channel, "
+                         f"(K,): got A {A.shape} and alpha {alpha.shape}.")
+    k = int(alpha.argmax())
+    weighted = A @ alpha
+    fig = new_figure(figsize=(14.5, 3.5))
+    axes = fig.subplots(1, 4)
+    shown = axes[0].imshow(A[..., k], cmap="viridis")
+    fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.04)
+    axes[0].set_title(f"$A_k$, channel {k} (largest $\\alpha_k^c$)", fontsize=9)
+    order = np.sort(alpha)[::-1]
+    axes[1].bar(np.arange(len(order)), order, width=1.0,
+                color=np.where(order > 0, "tab:red", "tab:blue"))
+    axes[1].axhline(0, color="k", lw=0.6)
+    axes[1].set_title("$\\alpha_k^c$, sorted", fontsize=9)
+    axes[1].set_xlabel("channels")
+    bound = max(float(np.abs(weighted).max()), 1e-6)
+    shown = axes[2].imshow(weighted, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    # {\sum}_k puts k beside the sum (mathtext lacks \nolimits); under it, k would touch the map
+    axes[2].set_title("${\\sum}_k \\alpha_k^c A_k$ (before the ReLU)", fontsize=9)
+    axes[3].imshow(overlay(image, heatmap))
+    axes[3].set_title(f"Grad-CAM: {class_name}", fontsize=9)
+    for ax in (axes[0], axes[2], axes[3]):
         ax.axis("off")
     fig.tight_layout()
     return fig

@@ -44,6 +44,29 @@ def test_occlusion_figure_rejects_drops_of_another_grid(image):
         cam_figures.occlusion_figure(image, np.zeros((5, 5)), "star")
 
 
+def test_grad_cam_steps_figure_shows_the_channel_of_the_largest_alpha_and_the_signed_sum(image):
+    rng = np.random.default_rng(1)
+    A = rng.uniform(0, 6, (12, 12, 8)).astype(np.float32)
+    alpha = np.array([0.1, -0.2, 0.5, 0.0, -0.1, 0.3, -0.4, 0.2], np.float32)
+    heat = np.maximum(A @ alpha, 0) / (A @ alpha).max()
+    fig = cam_figures.grad_cam_steps_figure(image, A, alpha, heat, "star")
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), A[..., 2])
+    assert "channel 2" in fig.axes[0].get_title()
+    heights = [bar.get_height() for bar in fig.axes[1].patches]
+    np.testing.assert_allclose(heights, np.sort(alpha)[::-1])
+    signed = [ax for ax in fig.axes if ax.images and ax.images[0].get_cmap().name == "RdBu_r"]
+    np.testing.assert_allclose(signed[0].images[0].get_array(), A @ alpha, rtol=1e-5)
+    low, high = signed[0].images[0].get_clim()
+    assert low == -high                     # symmetric about 0: white means 0
+    assert "Grad-CAM: star" in [ax.get_title() for ax in fig.axes]
+
+
+def test_grad_cam_steps_figure_needs_one_alpha_per_channel(image):
+    with pytest.raises(ValueError, match="one alpha per channel"):
+        cam_figures.grad_cam_steps_figure(image, np.zeros((7, 7, 4)), np.zeros(3),
+                                          np.zeros((7, 7)), "star")
+
+
 def test_maps_on_objects_counts_a_peak_on_or_near_its_mask_as_a_hit(image):
     masks = np.zeros((2, 96, 96), bool)
     masks[0, 10:30, 10:30] = masks[1, 60:80, 60:80] = True
