@@ -136,6 +136,8 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
         raise ValueError(f"Unit {circ.unit} of {circ.layer!r} has no non-zero input weights.")
     input_images = input_images or {}
     input_labels = input_labels or {}
+    if input_kernels is not None:
+        input_kernels = np.asarray(input_kernels, dtype=np.float32)
     n = len(connections)
     vmax = vmax or max(float(np.abs(c.weights).max()) for c in connections) or 1.0
     height = 0.95 * max(n, 2) + 0.8
@@ -154,7 +156,7 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
         if input_kernels is None:
             _image_ax(image_ax, input_images.get(conn.channel))
         else:  # the colour kernel, and beside it its sum over the colours
-            kernel = np.asarray(input_kernels, dtype=np.float32)[..., conn.channel]
+            kernel = input_kernels[..., conn.channel]
             image_ax.set_axis_off()
             label_ax, grey_ax = (image_ax.inset_axes(box) for box in ([-0.04, 0, 0.5, 1],
                                                                        [0.54, 0, 0.5, 1]))
