@@ -41,17 +41,23 @@ def _image_ax(ax, image):
         ax.set_yticks([])
 
 
-def _grey_kernel_ax(ax, kernel):
-    """An RGB kernel (kh, kw, 3) as its sum over the colours, white +, black -, mid-grey 0, on
-    its own symmetric scale, one square per weight (or "zero kernel")."""
-    summed = np.asarray(kernel, dtype=np.float32).sum(axis=-1)
-    limit = float(np.abs(summed).max())
-    if limit <= 0:
-        _blank(ax, "zero kernel")
+def _kernel_axes(colour_ax, grey_ax, kernel, floor: float = 0.0):
+    """An RGB kernel (kh, kw, 3) in two panels, one square per weight: its colours (mid-grey =
+    0, ``kernel_image``) and its sum over the colours (white +, black -, mid-grey 0, on its own
+    symmetric scale). A kernel whose largest |weight| is at most ``floor`` gets a blank
+    "zero kernel" panel and an empty one."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if np.abs(kernel).max() <= floor:
+        _blank(colour_ax, "zero kernel")
+        _blank(grey_ax)
         return
-    ax.imshow(summed, cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    summed = kernel.sum(axis=-1)
+    limit = float(np.abs(summed).max()) or 1.0
+    colour_ax.imshow(kernel_image(kernel), interpolation="nearest")
+    grey_ax.imshow(summed, cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
+    for ax in (colour_ax, grey_ax):
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def plot_first_layer_kernels(kernels, labels=None, ncols: int = 8, size: float = 1.1,
@@ -85,16 +91,7 @@ def plot_first_layer_kernels(kernels, labels=None, ncols: int = 8, size: float =
             top.axis("off")
             bottom.axis("off")
             continue
-        kernel = kernels[..., c]
-        if np.abs(kernel).max() <= 1e-6 * largest:
-            _blank(top, "zero kernel")
-            _blank(bottom)
-        else:
-            top.imshow(kernel_image(kernel), interpolation="nearest")
-            _grey_kernel_ax(bottom, kernel)
-        for ax in (top, bottom):
-            ax.set_xticks([])
-            ax.set_yticks([])
+        _kernel_axes(top, bottom, kernels[..., c], floor=1e-6 * largest)
         text = f"{c}: {labels[c]}" if c in labels else str(c)
         top.set_title(text, fontsize=TITLE_FONTSIZE + 1, pad=2)
         if c % ncols == 0:
@@ -156,15 +153,10 @@ def plot_circuit(circ: Circuit, input_images=None, unit_image=None, input_labels
         if input_kernels is None:
             _image_ax(image_ax, input_images.get(conn.channel))
         else:  # the colour kernel, and beside it its sum over the colours
-            kernel = input_kernels[..., conn.channel]
             image_ax.set_axis_off()
             label_ax, grey_ax = (image_ax.inset_axes(box) for box in ([-0.04, 0, 0.5, 1],
                                                                        [0.54, 0, 0.5, 1]))
-            _grey_kernel_ax(grey_ax, kernel)
-            if np.abs(kernel).max() > 0:
-                label_ax.imshow(kernel_image(kernel), interpolation="nearest")
-            label_ax.set_xticks([])
-            label_ax.set_yticks([])
+            _kernel_axes(label_ax, grey_ax, input_kernels[..., conn.channel])
         extra = input_labels.get(conn.channel)
         label_ax.set_ylabel(f"ch {conn.channel}" + (f"\n{extra}" if extra else ""), fontsize=8,
                             rotation=0, ha="right", va="center", labelpad=4)
